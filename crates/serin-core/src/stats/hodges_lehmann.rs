@@ -1,0 +1,259 @@
+//! The Hodges-Lehmann shift estimate (canary minus baseline) and its confidence interval.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::sample::Sample;
+use crate::stats::exact_distribution::ExactDistribution;
+use crate::stats::mann_whitney::{PValueMethod, exact_is_used, sign, u_sigma};
+use crate::stats::merge::merge_summary;
+use crate::stats::normal;
+use crate::stats::selection::PairwiseDifferences;
+use crate::stats::zeroin::zeroin;
+
+/// Root tolerance of the `kayenta` method, as R's `wilcox.test` passes to `uniroot`.
+pub const KAYENTA_ROOT_TOLERANCE: f64 = 1e-4;
+/// Evaluation budget of the `kayenta` root finder, as R's `uniroot` default.
+pub const KAYENTA_MAX_EVALUATIONS: usize = 1000;
+
+/// How the shift estimate and interval are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntervalMethod {
+    /// Kayenta's (and R's) asymptotic method: the interval ends are the shifts at
+    /// which the continuity-corrected normal statistic of `x - d` against `y` crosses
+    /// `±z`, found with Brent's method; the estimate is where it crosses 0.
+    #[default]
+    Kayenta,
+    /// The median of all pairwise differences and the distribution-free interval
+    /// between two of their order statistics.
+    Exact,
+}
+
+/// A Hodges-Lehmann estimate with its two-sided confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HodgesLehmann {
+    /// The estimated shift, canary minus baseline.
+    pub estimate: f64,
+    /// Lower end of the interval.
+    pub lower: f64,
+    /// Upper end of the interval.
+    pub upper: f64,
+    /// The confidence level asked for.
+    pub confidence: f64,
+    /// The method used.
+    pub method: IntervalMethod,
+    /// For the exact method: the 1-based ranks of the order statistics that bound the interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<IntervalRanks>,
+}
+
+/// The order statistics (1-based ranks among the `n · m` differences) bounding an exact interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IntervalRanks {
+    /// Rank of the lower end.
+    pub lower: u64,
+    /// Rank of the upper end.
+    pub upper: u64,
+}
+
+/// Why no interval could be computed.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum IntervalError {
+    /// Every value of both samples is the same, so the asymptotic method has no spread.
+    #[error("cannot compute a confidence interval when all observations are tied")]
+    AllTied,
+    /// The confidence level is not strictly between 0 and 1.
+    #[error("confidence level {0} is not between 0 and 1")]
+    Confidence(f64),
+}
+
+/// Estimates the shift of canary `x` over baseline `y` with a two-sided interval.
+pub fn hodges_lehmann(
+    x: &Sample,
+    y: &Sample,
+    confidence: f64,
+    method: IntervalMethod,
+) -> Result<HodgesLehmann, IntervalError> {
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(IntervalError::Confidence(confidence));
+    }
+    match method {
+        IntervalMethod::Kayenta => kayenta_interval(x, y, confidence),
+        IntervalMethod::Exact => Ok(exact_interval(x, y, confidence)),
+    }
+}
+
+/// The standardised, continuity-corrected rank statistic of `x - shift` against `y`,
+/// minus `z_target`: R's `wdiff`. Non-increasing in `shift`.
+struct ShiftedStatistic<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+    correct: bool,
+}
+
+impl ShiftedStatistic<'_> {
+    fn evaluate(&self, shift: f64, z_target: f64) -> Result<f64, IntervalError> {
+        let (n, m) = (self.x.len(), self.y.len());
+        let summary = merge_summary(self.x, shift, self.y);
+        let centred = summary.u_x - (n * m) as f64 / 2.0;
+        let correction = if self.correct {
+            0.5 * sign(centred)
+        } else {
+            0.0
+        };
+        let sigma = u_sigma(n, m, summary.tie_sum);
+        if sigma == 0.0 {
+            return Err(IntervalError::AllTied);
+        }
+        Ok((centred - correction) / sigma - z_target)
+    }
+
+    /// The shift where the statistic crosses `z_target`, clamped to `[low, high]`.
+    fn root(&self, low: f64, high: f64, z_target: f64) -> Result<f64, IntervalError> {
+        let f_low = self.evaluate(low, z_target)?;
+        let f_high = self.evaluate(high, z_target)?;
+        if f_low <= 0.0 {
+            return Ok(low);
+        }
+        if f_high >= 0.0 {
+            return Ok(high);
+        }
+        // Inside the bracket sigma can only grow (ties between the samples appear
+        // only at isolated shifts), so an evaluation error cannot happen; map it to
+        // NaN defensively rather than panicking.
+        let root = zeroin(
+            |shift| self.evaluate(shift, z_target).unwrap_or(f64::NAN),
+            low,
+            high,
+            f_low,
+            f_high,
+            KAYENTA_ROOT_TOLERANCE,
+            KAYENTA_MAX_EVALUATIONS,
+        );
+        Ok(root.value)
+    }
+}
+
+fn kayenta_interval(
+    x: &Sample,
+    y: &Sample,
+    confidence: f64,
+) -> Result<HodgesLehmann, IntervalError> {
+    let alpha = 1.0 - confidence;
+    let low = x.min() - y.max();
+    let high = x.max() - y.min();
+    let corrected = ShiftedStatistic {
+        x: x.sorted(),
+        y: y.sorted(),
+        correct: true,
+    };
+    let z = normal::quantile(1.0 - alpha / 2.0);
+    let lower = corrected.root(low, high, z)?;
+    let upper = corrected.root(low, high, -z)?;
+    let uncorrected = ShiftedStatistic {
+        correct: false,
+        ..corrected
+    };
+    let estimate = if x.len() * y.len() == 1 {
+        x.min() - y.min()
+    } else {
+        uncorrected.root(low, high, 0.0)?
+    };
+    Ok(HodgesLehmann {
+        estimate,
+        lower,
+        upper,
+        confidence,
+        method: IntervalMethod::Kayenta,
+        ranks: None,
+    })
+}
+
+/// The ranks of the order statistics bounding the distribution-free interval.
+///
+/// Small tie-free samples (R's exact rule) use the exact null distribution, as
+/// `wilcox.test(exact = TRUE)`: `qu = qwilcox(alpha / 2)` (at least 1) and `nm - qu + 1`.
+/// Otherwise the normal approximation with tie-corrected sigma:
+/// `ceil(nm/2 - 1/2 - z·sigma)` and `ceil(nm/2 + 1/2 + z·sigma)`, clamped to `[1, nm]`,
+/// which are the differences at which R's asymptotic interval jumps.
+fn exact_ranks(n: usize, m: usize, tie_sum: f64, confidence: f64) -> IntervalRanks {
+    let alpha = 1.0 - confidence;
+    let count = (n * m) as u64;
+    if exact_is_used(PValueMethod::Auto, n, m, tie_sum > 0.0) {
+        let lower = (ExactDistribution::new(n, m).quantile(alpha / 2.0) as u64).max(1);
+        return IntervalRanks {
+            lower,
+            upper: count - lower + 1,
+        };
+    }
+    let z = normal::quantile(1.0 - alpha / 2.0);
+    let sigma = u_sigma(n, m, tie_sum);
+    let half = count as f64 / 2.0;
+    let clamp = |rank: f64| (rank.max(1.0) as u64).clamp(1, count);
+    IntervalRanks {
+        lower: clamp((half - 0.5 - z * sigma).ceil()),
+        upper: clamp((half + 0.5 + z * sigma).ceil()),
+    }
+}
+
+fn exact_interval(x: &Sample, y: &Sample, confidence: f64) -> HodgesLehmann {
+    let (n, m) = (x.len(), y.len());
+    let tie_sum = merge_summary(x.sorted(), 0.0, y.sorted()).tie_sum;
+    let ranks = exact_ranks(n, m, tie_sum, confidence);
+    let diffs = PairwiseDifferences::new(x.sorted(), y.sorted());
+    let count = diffs.len();
+    let mut wanted = vec![ranks.lower, ranks.upper, count.div_ceil(2)];
+    if count % 2 == 0 {
+        wanted.push(count / 2 + 1);
+    }
+    let values = diffs.select(&wanted);
+    let estimate = if count % 2 == 0 {
+        (values[2] + values[3]) / 2.0
+    } else {
+        values[2]
+    };
+    HodgesLehmann {
+        estimate,
+        lower: values[0],
+        upper: values[1],
+        confidence,
+        method: IntervalMethod::Exact,
+        ranks: Some(ranks),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_confidence_and_all_tied_samples() {
+        let a = Sample::new(&[1.0, 1.0]).unwrap();
+        assert_eq!(
+            hodges_lehmann(&a, &a, 1.0, IntervalMethod::Exact),
+            Err(IntervalError::Confidence(1.0))
+        );
+        assert_eq!(
+            hodges_lehmann(&a, &a, 0.98, IntervalMethod::Kayenta),
+            Err(IntervalError::AllTied)
+        );
+        let exact = hodges_lehmann(&a, &a, 0.98, IntervalMethod::Exact).unwrap();
+        assert_eq!((exact.estimate, exact.lower, exact.upper), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn exact_method_on_a_hand_checked_case() {
+        // Differences are {1, 2, 3}: median 2; qwilcox(0.01, 3, 1) = 0, so rank 1 to 3.
+        let x = Sample::new(&[1.0, 2.0, 3.0]).unwrap();
+        let y = Sample::new(&[0.0]).unwrap();
+        let result = hodges_lehmann(&x, &y, 0.98, IntervalMethod::Exact).unwrap();
+        assert_eq!(
+            (result.estimate, result.lower, result.upper),
+            (2.0, 1.0, 3.0)
+        );
+        assert_eq!(result.ranks, Some(IntervalRanks { lower: 1, upper: 3 }));
+    }
+}

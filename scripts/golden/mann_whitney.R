@@ -141,9 +141,19 @@ combos <- list(list(alt = "two.sided", cl = 0.95),
                list(alt = "less", cl = 0.98),
                list(alt = "greater", cl = 0.98))
 
+# Every result record has exactly these keys (null where unavailable).
+FIELDS <- c("name", "n", "m", "ties", "alternative", "conf_level", "exact_used",
+            "u", "p_value", "method", "stat_from_conf_int_false",
+            "estimate", "ci_lower", "ci_upper", "ci_conf_level", "error", "warnings",
+            "estimate_tight", "ci_lower_tight", "ci_upper_tight", "error_tight",
+            "exact_k_lo", "exact_k_hi",
+            "diff_median", "diff_mid_lo", "diff_mid_hi", "sigma", "sigma_within",
+            "os_k_lo", "os_k_hi", "os_lo", "os_hi",
+            "os_within_k_lo", "os_within_k_hi", "os_within_lo", "os_within_hi")
+
 results <- list()
 summ <- list(os_tight = c(match = 0, mismatch = 0), osw_tight = c(match = 0, mismatch = 0),
-             median_tight = c(match = 0, mismatch = 0), exact_os = c(match = 0, mismatch = 0))
+             median_tight = c(match = 0, mismatch = 0), midrange_tight = c(match = 0, mismatch = 0), exact_os = c(match = 0, mismatch = 0))
 mismatch_lines <- character(0)
 t0 <- proc.time()[["elapsed"]]
 
@@ -159,6 +169,8 @@ for (cs in cases) {
   if (have_diffs) {
     d <- sort(as.vector(outer(x, y, "-")))
     diff_median <- median(d)
+    diff_mid_lo <- d[floor((nm + 1) / 2)]     # d(nm/2) for even nm, the median for odd nm
+    diff_mid_hi <- d[ceiling((nm + 1) / 2)]   # d(nm/2 + 1) for even nm, the median for odd nm
   }
   sig_pooled <- sigma_u(n, m, tie_term(c(x, y)))
   sig_within <- sigma_u(n, m, tie_term(x) + tie_term(y))
@@ -209,7 +221,7 @@ for (cs in cases) {
     }
 
     # Distribution-free quantities from all pairwise differences.
-    rec$diff_median <- NULL
+    rec$diff_median <- NULL; rec$diff_mid_lo <- NULL; rec$diff_mid_hi <- NULL
     rec$sigma <- num_or_null(sig_pooled)
     rec$sigma_within <- num_or_null(sig_within)
     for (f in c("os_k_lo", "os_k_hi", "os_lo", "os_hi",
@@ -217,6 +229,8 @@ for (cs in cases) {
       rec[f] <- list(NULL)
     if (have_diffs) {
       rec$diff_median <- diff_median
+      rec$diff_mid_lo <- diff_mid_lo
+      rec$diff_mid_hi <- diff_mid_hi
       z <- qnorm(1 - (if (alt == "two.sided") alpha / 2 else alpha))
       for (variant in c("os", "os_within")) {
         s <- if (variant == "os") sig_pooled else sig_within
@@ -238,7 +252,7 @@ for (cs in cases) {
       tally <- function(key, ok, what) {
         if (is.na(ok)) return(invisible())
         summ[[key]][if (ok) "match" else "mismatch"] <<- summ[[key]][if (ok) "match" else "mismatch"] + 1
-        if (!ok) mismatch_lines <<- c(mismatch_lines, sprintf("[%s] %s %s %.2f: %s", key, name, alt, cl, what))
+        if (!ok && key != "median_tight") mismatch_lines <<- c(mismatch_lines, sprintf("[%s] %s %s %.2f: %s", key, name, alt, cl, what))
       }
       if (!exact_used && is.null(rec$error_tight)) {
         for (variant in c("os", "os_within")) {
@@ -254,6 +268,13 @@ for (cs in cases) {
                                                 as.integer(rec[[paste0(variant, "_k_hi")]]), a, b))
           }
         }
+        if (!is.null(rec$estimate_tight)) {
+          e <- rec$estimate_tight
+          inside <- (e >= diff_mid_lo || isTRUE(rel_match(e, diff_mid_lo))) &&
+                    (e <= diff_mid_hi || isTRUE(rel_match(e, diff_mid_hi)))
+          tally("midrange_tight", inside,
+                sprintf("estimate_tight=%.17g outside [%.17g, %.17g]", e, diff_mid_lo, diff_mid_hi))
+        }
         if (!is.null(rec$estimate_tight))
           tally("median_tight", rel_match(diff_median, rec$estimate_tight),
                 sprintf("median=%.17g estimate_tight=%.17g (nm=%d)", diff_median,
@@ -267,7 +288,10 @@ for (cs in cases) {
         tally("exact_os", identical(diff_median, rec$estimate), "exact estimate != median")
       }
     }
-    results[[length(results) + 1L]] <- rec
+    missing <- setdiff(names(rec), FIELDS)
+    if (length(missing)) stop("fields not in FIELDS: ", paste(missing, collapse = ", "))
+    results[[length(results) + 1L]] <- lapply(setNames(FIELDS, FIELDS), function(f)
+      if (is.null(rec[[f]])) NA else rec[[f]])
   }
   message(sprintf("%-36s n=%-5d m=%-5d exact=%-5s  (%.1fs)", name, n, m, exact_used,
                   proc.time()[["elapsed"]] - t0))
@@ -322,6 +346,10 @@ cat(sprintf("  order statistic, within-tie sigma   vs ci_*_tight : %d match, %d 
             summ$osw_tight[["match"]], summ$osw_tight[["mismatch"]]))
 cat(sprintf("  median(pairwise diffs)              vs estimate_tight: %d match, %d mismatch\n",
             summ$median_tight[["match"]], summ$median_tight[["mismatch"]]))
+cat(sprintf("  estimate_tight inside [diff_mid_lo, diff_mid_hi]      : %d yes, %d no\n",
+            summ$midrange_tight[["match"]], summ$midrange_tight[["mismatch"]]))
+cat("  (for even n*m R's estimate is a root of a step function that is exactly 0 on the whole\n",
+    "  interval [d(nm/2), d(nm/2+1)], so uniroot may return any point of it, not the midpoint)\n")
 cat(sprintf("exact-path cases: d[exact_k], median vs R's ci/estimate (identical): %d match, %d mismatch\n",
             summ$exact_os[["match"]], summ$exact_os[["mismatch"]]))
 if (length(mismatch_lines)) {

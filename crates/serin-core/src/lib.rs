@@ -3,7 +3,9 @@
 //! Nothing here does IO, reads a clock, or runs async code: callers bring the numbers.
 #![warn(clippy::float_cmp, clippy::suboptimal_flops)]
 
+pub mod config;
 pub mod data;
+pub mod preprocess;
 pub mod sample;
 pub mod stats;
 

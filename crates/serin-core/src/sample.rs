@@ -81,9 +81,9 @@ impl Sample {
         self.sorted[self.sorted.len() - 1]
     }
 
-    /// Arithmetic mean.
+    /// Arithmetic mean (with Kayenta's correction pass).
     pub fn mean(&self) -> f64 {
-        self.sorted.iter().sum::<f64>() / self.sorted.len() as f64
+        crate::stats::descriptive::mean(&self.sorted)
     }
 
     /// True when every value is the same.

@@ -2,6 +2,15 @@
 
 use serde::Serialize;
 
+/// The arithmetic mean with one correction pass, `m + Σ(x - m) / n` where `m = Σx / n`,
+/// as Apache Commons Math (and so Kayenta) computes it. NaN for no values.
+pub fn mean(values: &[f64]) -> f64 {
+    let count = values.len() as f64;
+    let first = values.iter().sum::<f64>() / count;
+    let correction = values.iter().map(|value| value - first).sum::<f64>();
+    first + correction / count
+}
+
 /// Summary statistics of one side of a metric, as Kayenta reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Descriptive {
@@ -32,7 +41,7 @@ impl Descriptive {
         }
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let mean = values.iter().sum::<f64>() / count as f64;
+        let mean = mean(values);
         let std = if count < 2 {
             0.0
         } else {

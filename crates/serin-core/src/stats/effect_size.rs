@@ -1,44 +1,40 @@
-//! Effect sizes of the canary against the baseline: mean ratio, CLES, Cohen's d.
+//! Effect sizes of the canary against the baseline: mean ratio, CLES and Cohen's d, as Kayenta defines them.
 
 use serde::Serialize;
 
-use crate::sample::Sample;
+use crate::stats::descriptive::{Descriptive, mean};
 
-/// Effect sizes of canary `x` against baseline `y`.
+/// Effect sizes of the canary against the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EffectSizes {
-    /// Canary mean divided by baseline mean; `None` when the baseline mean is 0.
+    /// Canary mean divided by baseline mean; `None` (Kayenta: NaN) when either mean is 0.
     pub mean_ratio: Option<f64>,
     /// Common-language effect size: P(canary > baseline) + P(canary = baseline) / 2
     /// over all pairs, i.e. `U / (n · m)`.
     pub cles: f64,
-    /// Cohen's d with the pooled standard deviation; `None` when both samples are constant.
+    /// Cohen's d, `|mean difference| / pooled sample standard deviation`, as Kayenta
+    /// reports it; `None` when the pooled deviation is 0 or undefined.
     pub cohens_d: Option<f64>,
 }
 
+/// Canary mean over baseline mean, or `None` when either mean is 0 (Kayenta gives NaN).
+pub fn mean_ratio(canary: &[f64], baseline: &[f64]) -> Option<f64> {
+    let (canary_mean, baseline_mean) = (mean(canary), mean(baseline));
+    (canary_mean != 0.0 && baseline_mean != 0.0 && canary_mean.is_finite() && baseline_mean.is_finite())
+        .then(|| canary_mean / baseline_mean)
+}
+
 impl EffectSizes {
-    /// Computes the effect sizes given U for the canary (from the Mann-Whitney test).
-    pub fn new(x: &Sample, y: &Sample, u_x: f64) -> Self {
-        let (n, m) = (x.len() as f64, y.len() as f64);
-        let (mean_x, mean_y) = (x.mean(), y.mean());
-        let mean_ratio = (mean_y != 0.0).then(|| mean_x / mean_y);
-        let sum_squares = |sample: &Sample, mean: f64| -> f64 {
-            sample
-                .sorted()
-                .iter()
-                .map(|v| (v - mean) * (v - mean))
-                .sum()
-        };
-        let pooled_variance = if n + m > 2.0 {
-            (sum_squares(x, mean_x) + sum_squares(y, mean_y)) / (n + m - 2.0)
-        } else {
-            0.0
-        };
-        let cohens_d = (pooled_variance > 0.0).then(|| (mean_x - mean_y) / pooled_variance.sqrt());
+    /// Computes the effect sizes; `u_canary` is the Mann-Whitney U of the canary.
+    pub fn new(canary: &[f64], baseline: &[f64], u_canary: f64) -> Self {
+        let (x, y) = (Descriptive::of(canary), Descriptive::of(baseline));
+        let (n, m) = (x.count as f64, y.count as f64);
+        let pooled_variance = ((n - 1.0) * x.std * x.std + (m - 1.0) * y.std * y.std) / (n + m - 2.0);
+        let cohens_d = (pooled_variance > 0.0).then(|| (x.mean - y.mean).abs() / pooled_variance.sqrt());
         Self {
-            mean_ratio,
-            cles: u_x / (n * m),
+            mean_ratio: mean_ratio(canary, baseline),
+            cles: u_canary / (n * m),
             cohens_d,
         }
     }

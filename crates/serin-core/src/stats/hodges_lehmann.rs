@@ -11,10 +11,10 @@ use crate::stats::normal;
 use crate::stats::selection::PairwiseDifferences;
 use crate::stats::zeroin::zeroin;
 
-/// Root tolerance of the `kayenta` method, as R's `wilcox.test` passes to `uniroot`.
+/// Absolute root tolerance of the `kayenta` method: Kayenta's (and R's `uniroot` in `wilcox.test`).
 pub const KAYENTA_ROOT_TOLERANCE: f64 = 1e-4;
-/// Evaluation budget of the `kayenta` root finder, as R's `uniroot` default.
-pub const KAYENTA_MAX_EVALUATIONS: usize = 1000;
+/// Iteration budget of the `kayenta` root finder: Kayenta's (and R's `uniroot`).
+pub const KAYENTA_MAX_ITERATIONS: usize = 1000;
 
 /// How the shift estimate and interval are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -87,11 +87,10 @@ pub fn hodges_lehmann(
 }
 
 /// The standardised, continuity-corrected rank statistic of `x - shift` against `y`,
-/// minus `z_target`: R's `wdiff`. Non-increasing in `shift`.
+/// minus `z_target`: R's and Kayenta's `wdiff`. Non-increasing in `shift`.
 struct ShiftedStatistic<'a> {
     x: &'a [f64],
     y: &'a [f64],
-    correct: bool,
 }
 
 impl ShiftedStatistic<'_> {
@@ -99,20 +98,32 @@ impl ShiftedStatistic<'_> {
         let (n, m) = (self.x.len(), self.y.len());
         let summary = merge_summary(self.x, shift, self.y);
         let centred = summary.u_x - (n * m) as f64 / 2.0;
-        let correction = if self.correct {
-            0.5 * sign(centred)
-        } else {
-            0.0
-        };
         let sigma = u_sigma(n, m, summary.tie_sum);
         if sigma == 0.0 {
             return Err(IntervalError::AllTied);
         }
-        Ok((centred - correction) / sigma - z_target)
+        Ok((centred - 0.5 * sign(centred)) / sigma - z_target)
     }
 
-    /// The shift where the statistic crosses `z_target`, clamped to `[low, high]`.
-    fn root(&self, low: f64, high: f64, z_target: f64) -> Result<f64, IntervalError> {
+    /// Brent's method on `[low, high]`; inside the bracket sigma cannot be 0 (ties
+    /// between the samples appear only at isolated shifts), so an evaluation error
+    /// cannot happen there; it maps to NaN defensively rather than panicking.
+    fn solve(&self, low: f64, high: f64, f_low: f64, f_high: f64, z_target: f64) -> f64 {
+        zeroin(
+            |shift| self.evaluate(shift, z_target).unwrap_or(f64::NAN),
+            low,
+            high,
+            f_low,
+            f_high,
+            KAYENTA_ROOT_TOLERANCE,
+            KAYENTA_MAX_ITERATIONS,
+        )
+        .value
+    }
+
+    /// An interval end: the bracket end itself when the statistic does not cross
+    /// `z_target` inside it, else the root.
+    fn interval_end(&self, low: f64, high: f64, z_target: f64) -> Result<f64, IntervalError> {
         let f_low = self.evaluate(low, z_target)?;
         let f_high = self.evaluate(high, z_target)?;
         if f_low <= 0.0 {
@@ -121,47 +132,27 @@ impl ShiftedStatistic<'_> {
         if f_high >= 0.0 {
             return Ok(high);
         }
-        // Inside the bracket sigma can only grow (ties between the samples appear
-        // only at isolated shifts), so an evaluation error cannot happen; map it to
-        // NaN defensively rather than panicking.
-        let root = zeroin(
-            |shift| self.evaluate(shift, z_target).unwrap_or(f64::NAN),
-            low,
-            high,
-            f_low,
-            f_high,
-            KAYENTA_ROOT_TOLERANCE,
-            KAYENTA_MAX_EVALUATIONS,
-        );
-        Ok(root.value)
+        Ok(self.solve(low, high, f_low, f_high, z_target))
     }
 }
 
-fn kayenta_interval(
-    x: &Sample,
-    y: &Sample,
-    confidence: f64,
-) -> Result<HodgesLehmann, IntervalError> {
+/// Kayenta's interval and estimate. Unlike R, whose estimate drops the continuity
+/// correction, Kayenta solves the corrected statistic for 0, without the end-point
+/// shortcuts; Serin does what Kayenta does so that its published cases reproduce.
+fn kayenta_interval(x: &Sample, y: &Sample, confidence: f64) -> Result<HodgesLehmann, IntervalError> {
     let alpha = 1.0 - confidence;
     let low = x.min() - y.max();
     let high = x.max() - y.min();
-    let corrected = ShiftedStatistic {
+    let statistic = ShiftedStatistic {
         x: x.sorted(),
         y: y.sorted(),
-        correct: true,
     };
     let z = normal::quantile(1.0 - alpha / 2.0);
-    let lower = corrected.root(low, high, z)?;
-    let upper = corrected.root(low, high, -z)?;
-    let uncorrected = ShiftedStatistic {
-        correct: false,
-        ..corrected
-    };
-    let estimate = if x.len() * y.len() == 1 {
-        x.min() - y.min()
-    } else {
-        uncorrected.root(low, high, 0.0)?
-    };
+    let lower = statistic.interval_end(low, high, z)?;
+    let upper = statistic.interval_end(low, high, -z)?;
+    let f_low = statistic.evaluate(low, 0.0)?;
+    let f_high = statistic.evaluate(high, 0.0)?;
+    let estimate = statistic.solve(low, high, f_low, f_high, 0.0);
     Ok(HodgesLehmann {
         estimate,
         lower,

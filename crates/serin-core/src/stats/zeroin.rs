@@ -11,9 +11,12 @@ pub(crate) struct Root {
 
 /// Finds a root of `f` in `[a, b]`, given `fa = f(a)` and `fb = f(b)` of opposite signs.
 ///
-/// Stops when the bracket is narrower than `2 · EPSILON · |b| + tolerance / 2`, when
-/// `f(b) == 0`, or after `max_evaluations`, returning the best point found. This is
-/// the classical algorithm: bisection safeguarded inverse quadratic and secant steps.
+/// Stops when the bracket is narrower than `2 · EPSILON · |b| + tolerance / 2` or
+/// `f(b) == 0`; otherwise, after `max_iterations + 1` steps (R's and Kayenta's count),
+/// returns the last iterate. This is the classical algorithm: bisection-safeguarded
+/// inverse quadratic and secant steps, with the same step rules as R's `R_zeroin2`
+/// and Kayenta's port of it, so roots agree with theirs to the last bit on the same
+/// function values.
 pub(crate) fn zeroin(
     mut f: impl FnMut(f64) -> f64,
     mut a: f64,
@@ -21,12 +24,24 @@ pub(crate) fn zeroin(
     mut fa: f64,
     mut fb: f64,
     tolerance: f64,
-    max_evaluations: usize,
+    max_iterations: usize,
 ) -> Root {
+    if fa == 0.0 {
+        return Root {
+            value: a,
+            evaluations: 0,
+        };
+    }
+    if fb == 0.0 {
+        return Root {
+            value: b,
+            evaluations: 0,
+        };
+    }
     let mut c = a;
     let mut fc = fa;
     let mut evaluations = 0;
-    loop {
+    for _ in 0..=max_iterations {
         let previous_step = b - a;
         if fc.abs() < fb.abs() {
             // Keep b as the best approximation.
@@ -39,7 +54,7 @@ pub(crate) fn zeroin(
         }
         let tolerance_now = 2.0 * f64::EPSILON * b.abs() + tolerance / 2.0;
         let mut step = (c - b) / 2.0;
-        if step.abs() <= tolerance_now || fb == 0.0 || evaluations >= max_evaluations {
+        if step.abs() <= tolerance_now || fb == 0.0 {
             return Root {
                 value: b,
                 evaluations,
@@ -85,6 +100,10 @@ pub(crate) fn zeroin(
             fc = fa;
         }
     }
+    Root {
+        value: b,
+        evaluations,
+    }
 }
 
 #[cfg(test)]
@@ -100,8 +119,10 @@ mod tests {
         let step = |x: f64| if x < 0.3 { 1.0 } else { -1.0 };
         let root = zeroin(step, 0.0, 1.0, 1.0, -1.0, 1e-9, 1000);
         assert!((root.value - 0.3).abs() < 1e-9);
-        // The evaluation budget is honoured.
+        // The iteration budget is honoured: max_iterations + 1 steps, as R counts.
         let root = zeroin(step, 0.0, 1.0, 1.0, -1.0, 0.0, 5);
-        assert_eq!(root.evaluations, 5);
+        assert_eq!(root.evaluations, 6);
+        // An end that is already a root is returned untouched.
+        assert_eq!(zeroin(step, 0.0, 1.0, 0.0, -1.0, 1e-9, 10).value, 0.0);
     }
 }

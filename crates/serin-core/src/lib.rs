@@ -1,13 +1,22 @@
 //! Serin's pure core: canary-versus-baseline statistics, Kayenta configs, classification and scoring.
 //!
 //! Nothing here does IO, reads a clock, or runs async code: callers bring the numbers.
+//! The entry point is [`judge()`]: a [`CanaryConfig`] and a [`MetricSet`] in, a
+//! [`JudgeResult`] (Kayenta's `judgeResult` plus a verdict and evidence) out.
 #![warn(clippy::float_cmp, clippy::suboptimal_flops)]
 
+pub mod classify;
 pub mod config;
 pub mod data;
+pub mod judge;
 pub mod preprocess;
 pub mod sample;
+pub mod score;
 pub mod stats;
 
+pub use classify::{Classification, ClassifierSettings, Evidence, MetricClassification, classify};
+pub use config::{CanaryConfig, ConfigError, ScoreThresholds};
 pub use data::{MetricPair, MetricSet, Scope};
+pub use judge::{JudgeError, JudgeResult, MetricResult, judge};
 pub use sample::{Sample, SampleError};
+pub use score::Verdict;

@@ -247,4 +247,71 @@ mod tests {
         );
         assert_eq!(result.ranks, Some(IntervalRanks { lower: 1, upper: 3 }));
     }
+
+    /// Kayenta's MannWhitneySuite, ported as data (fixtures/kayenta/mann_whitney.json).
+    /// Private pieces (the statistic, the bracket values) are checked here; the
+    /// public interval is also checked from the workspace tests.
+    #[test]
+    fn kayenta_mann_whitney_suite() {
+        let suite: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../fixtures/kayenta/mann_whitney.json")).unwrap();
+        let values = |case: &serde_json::Value, key: &str| -> Vec<f64> {
+            case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let close = |got: f64, want: f64, tolerance: f64, what: &str| {
+            assert!((got - want).abs() <= tolerance, "{what}: got {got}, want {want} (±{tolerance})");
+        };
+        let mut checked = 0;
+        for case in suite["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let expected = &case["expected"];
+            match case["kind"].as_str().unwrap() {
+                "wilcoxon_diff" => {
+                    let (x, y) = (Sample::new(&values(case, "x")).unwrap(), Sample::new(&values(case, "y")).unwrap());
+                    let statistic = ShiftedStatistic { x: x.sorted(), y: y.sorted() };
+                    for evaluation in case["evaluations"].as_array().unwrap() {
+                        let got = statistic
+                            .evaluate(evaluation["mu"].as_f64().unwrap(), evaluation["quantile"].as_f64().unwrap())
+                            .unwrap();
+                        close(got, evaluation["expected"].as_f64().unwrap(), case["tolerance"].as_f64().unwrap(), name);
+                    }
+                }
+                "normal_quantile" => {
+                    let got = normal::quantile(case["p"].as_f64().unwrap());
+                    close(got, case["expected"].as_f64().unwrap(), case["tolerance"].as_f64().unwrap(), name);
+                }
+                "mann_whitney" | "intermediate_values" => {
+                    let (x, y) = (Sample::new(&values(case, "x")).unwrap(), Sample::new(&values(case, "y")).unwrap());
+                    let confidence = case["conf_level"].as_f64().unwrap();
+                    let result = hodges_lehmann(&x, &y, confidence, IntervalMethod::Kayenta).unwrap();
+                    let ci_tolerance = expected["ci_tolerance"].as_f64().or(expected["tolerance"].as_f64()).unwrap();
+                    let estimate_tolerance =
+                        expected["estimate_tolerance"].as_f64().or(expected["tolerance"].as_f64()).unwrap();
+                    close(result.lower, expected["ci_lower"].as_f64().unwrap(), ci_tolerance, name);
+                    close(result.upper, expected["ci_upper"].as_f64().unwrap(), ci_tolerance, name);
+                    close(result.estimate, expected["estimate"].as_f64().unwrap(), estimate_tolerance, name);
+                    if case["kind"] == "intermediate_values" {
+                        let statistic = ShiftedStatistic { x: x.sorted(), y: y.sorted() };
+                        let (low, high) = (x.min() - y.max(), x.max() - y.min());
+                        close(low, expected["mumin"].as_f64().unwrap(), 1e-12, "mumin");
+                        close(high, expected["mumax"].as_f64().unwrap(), 1e-12, "mumax");
+                        let z = normal::quantile(1.0 - (1.0 - confidence) / 2.0);
+                        close(z, expected["zq_lower"].as_f64().unwrap(), 1e-15, "z");
+                        for (shift, target, key) in [
+                            (low, z, "f_lower1"),
+                            (high, z, "f_upper1"),
+                            (low, -z, "f_lower2"),
+                            (high, -z, "f_upper2"),
+                        ] {
+                            let got = statistic.evaluate(shift, target).unwrap();
+                            close(got, expected[key].as_f64().unwrap(), 1e-9, key);
+                        }
+                    }
+                }
+                other => panic!("unknown case kind {other}"),
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 7);
+    }
 }

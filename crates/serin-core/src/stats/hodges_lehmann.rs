@@ -6,7 +6,7 @@ use thiserror::Error;
 use crate::sample::Sample;
 use crate::stats::exact_distribution::ExactDistribution;
 use crate::stats::mann_whitney::{PValueMethod, exact_is_used, sign, u_sigma};
-use crate::stats::merge::merge_summary;
+use crate::stats::merge::{merge_summary, within_tie_sum};
 use crate::stats::normal;
 use crate::stats::selection::PairwiseDifferences;
 use crate::stats::zeroin::zeroin;
@@ -167,13 +167,16 @@ fn kayenta_interval(x: &Sample, y: &Sample, confidence: f64) -> Result<HodgesLeh
 ///
 /// Small tie-free samples (R's exact rule) use the exact null distribution, as
 /// `wilcox.test(exact = TRUE)`: `qu = qwilcox(alpha / 2)` (at least 1) and `nm - qu + 1`.
-/// Otherwise the normal approximation with tie-corrected sigma:
-/// `ceil(nm/2 - 1/2 - z·sigma)` and `ceil(nm/2 + 1/2 + z·sigma)`, clamped to `[1, nm]`,
-/// which are the differences at which R's asymptotic interval jumps.
-fn exact_ranks(n: usize, m: usize, tie_sum: f64, confidence: f64) -> IntervalRanks {
+/// Otherwise the normal approximation: `ceil(nm/2 - 1/2 - z·sigma)` and
+/// `ceil(nm/2 + 1/2 + z·sigma)`, clamped to `[1, nm]`, which are the differences at
+/// which R's asymptotic interval jumps. Sigma is tie-corrected for the ties *within*
+/// each sample: between two pairwise differences no `x_i - d` equals a `y_j`, so
+/// those are the only ties R's statistic sees where it crosses `±z`.
+fn exact_ranks(x: &[f64], y: &[f64], pooled_ties: bool, confidence: f64) -> IntervalRanks {
+    let (n, m) = (x.len(), y.len());
     let alpha = 1.0 - confidence;
     let count = (n * m) as u64;
-    if exact_is_used(PValueMethod::Auto, n, m, tie_sum > 0.0) {
+    if exact_is_used(PValueMethod::Auto, n, m, pooled_ties) {
         let lower = (ExactDistribution::new(n, m).quantile(alpha / 2.0) as u64).max(1);
         return IntervalRanks {
             lower,
@@ -181,7 +184,7 @@ fn exact_ranks(n: usize, m: usize, tie_sum: f64, confidence: f64) -> IntervalRan
         };
     }
     let z = normal::quantile(1.0 - alpha / 2.0);
-    let sigma = u_sigma(n, m, tie_sum);
+    let sigma = u_sigma(n, m, within_tie_sum(x) + within_tie_sum(y));
     let half = count as f64 / 2.0;
     let clamp = |rank: f64| (rank.max(1.0) as u64).clamp(1, count);
     IntervalRanks {
@@ -191,9 +194,8 @@ fn exact_ranks(n: usize, m: usize, tie_sum: f64, confidence: f64) -> IntervalRan
 }
 
 fn exact_interval(x: &Sample, y: &Sample, confidence: f64) -> HodgesLehmann {
-    let (n, m) = (x.len(), y.len());
-    let tie_sum = merge_summary(x.sorted(), 0.0, y.sorted()).tie_sum;
-    let ranks = exact_ranks(n, m, tie_sum, confidence);
+    let pooled_ties = merge_summary(x.sorted(), 0.0, y.sorted()).tie_sum > 0.0;
+    let ranks = exact_ranks(x.sorted(), y.sorted(), pooled_ties, confidence);
     let diffs = PairwiseDifferences::new(x.sorted(), y.sorted());
     let count = diffs.len();
     let mut wanted = vec![ranks.lower, ranks.upper, count.div_ceil(2)];
@@ -202,7 +204,9 @@ fn exact_interval(x: &Sample, y: &Sample, confidence: f64) -> HodgesLehmann {
     }
     let values = diffs.select(&wanted);
     let estimate = if count % 2 == 0 {
-        (values[2] + values[3]) / 2.0
+        // Halving first makes the one rounding the sum's: the correctly rounded
+        // midpoint, as R's long-double `median` gives.
+        values[2].mul_add(0.5, values[3] * 0.5)
     } else {
         values[2]
     };

@@ -45,6 +45,22 @@ pub(crate) fn merge_summary(x: &[f64], shift: f64, y: &[f64]) -> MergeSummary {
     }
 }
 
+/// Sum of `t^3 - t` over the tie groups within one ascending sample.
+pub(crate) fn within_tie_sum(sorted: &[f64]) -> f64 {
+    let mut total: u128 = 0;
+    let mut start = 0;
+    while start < sorted.len() {
+        let mut end = start + 1;
+        while end < sorted.len() && sorted[end] == sorted[start] {
+            end += 1;
+        }
+        let group = (end - start) as u128;
+        total += group * group * group - group;
+        start = end;
+    }
+    total as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +99,6 @@ mod tests {
             30.0
         );
         assert_eq!(merge_summary(&[1.0, 3.0], 0.0, &[2.0]).tie_sum, 0.0);
+        assert_eq!(within_tie_sum(&[1.0, 1.0, 2.0, 3.0, 3.0, 3.0]), 6.0 + 24.0);
     }
 }

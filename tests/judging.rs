@@ -1,0 +1,1 @@
+//! End-to-end judgements through `serin_core::judge`.

@@ -1,0 +1,11 @@
+//! Serin's integration tests, one binary with a module per area.
+
+mod fixtures;
+mod golden_r;
+mod golden_scipy;
+mod judging;
+mod kayenta_classifier;
+mod kayenta_scorer;
+mod kayenta_statistics;
+mod properties;
+mod tolerances;

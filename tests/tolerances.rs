@@ -1,0 +1,17 @@
+//! Every numeric tolerance the tests use, with the reason for each.
+
+/// p-values against R and scipy: the bar, relative.
+pub const P_VALUE_RELATIVE: f64 = 1e-9;
+/// Below this, p-values are compared absolutely (the 1e-300 floor).
+pub const P_VALUE_ABSOLUTE_FLOOR: f64 = 1e-300;
+/// The `kayenta` interval ends against R's `wilcox.test`: both run Brent's method to
+/// an absolute tolerance of 1e-4 on the same step function, so each lands within
+/// that of the same jump point.
+pub const KAYENTA_ROOT: f64 = 1e-4;
+/// Exact distribution probabilities against R's pwilcox, relative.
+pub const EXACT_DISTRIBUTION_RELATIVE: f64 = 1e-12;
+
+/// `|got - want| <= max(relative · |want|, floor)`.
+pub fn close_relative(got: f64, want: f64, relative: f64, floor: f64) -> bool {
+    (got - want).abs() <= (relative * want.abs()).max(floor)
+}

@@ -227,6 +227,18 @@ impl EffectMeasure {
             Self::Cles => 0.5,
         }
     }
+
+    /// Every threshold at the neutral value, as Kayenta when none is configured.
+    pub fn default_thresholds(self) -> EffectThresholds {
+        let neutral = self.neutral();
+        EffectThresholds {
+            measure: self,
+            allowed_increase: neutral,
+            allowed_decrease: neutral,
+            critical_increase: neutral,
+            critical_decrease: neutral,
+        }
+    }
 }
 
 /// `analysisConfigurations.canary`.

@@ -165,18 +165,22 @@ fn kayenta_interval(x: &Sample, y: &Sample, confidence: f64) -> Result<HodgesLeh
 
 /// The ranks of the order statistics bounding the distribution-free interval.
 ///
-/// Small tie-free samples (R's exact rule) use the exact null distribution, as
-/// `wilcox.test(exact = TRUE)`: `qu = qwilcox(alpha / 2)` (at least 1) and `nm - qu + 1`.
+/// Small samples without ties inside either sample use the exact null distribution,
+/// as `wilcox.test(exact = TRUE)`: `qu = qwilcox(alpha / 2)` (at least 1) and
+/// `nm - qu + 1`. R also falls back to the normal approximation when the two samples
+/// tie *each other*; Serin does not, because those ties depend on where the canary
+/// sits, and an interval must move with the canary (shift equivariance).
 /// Otherwise the normal approximation: `ceil(nm/2 - 1/2 - z·sigma)` and
 /// `ceil(nm/2 + 1/2 + z·sigma)`, clamped to `[1, nm]`, which are the differences at
 /// which R's asymptotic interval jumps. Sigma is tie-corrected for the ties *within*
 /// each sample: between two pairwise differences no `x_i - d` equals a `y_j`, so
 /// those are the only ties R's statistic sees where it crosses `±z`.
-fn exact_ranks(x: &[f64], y: &[f64], pooled_ties: bool, confidence: f64) -> IntervalRanks {
+fn exact_ranks(x: &[f64], y: &[f64], confidence: f64) -> IntervalRanks {
     let (n, m) = (x.len(), y.len());
     let alpha = 1.0 - confidence;
     let count = (n * m) as u64;
-    if exact_is_used(PValueMethod::Auto, n, m, pooled_ties) {
+    let within_ties = within_tie_sum(x) + within_tie_sum(y);
+    if exact_is_used(PValueMethod::Auto, n, m, within_ties > 0.0) {
         let lower = (ExactDistribution::new(n, m).quantile(alpha / 2.0) as u64).max(1);
         return IntervalRanks {
             lower,
@@ -184,7 +188,7 @@ fn exact_ranks(x: &[f64], y: &[f64], pooled_ties: bool, confidence: f64) -> Inte
         };
     }
     let z = normal::quantile(1.0 - alpha / 2.0);
-    let sigma = u_sigma(n, m, within_tie_sum(x) + within_tie_sum(y));
+    let sigma = u_sigma(n, m, within_ties);
     let half = count as f64 / 2.0;
     let clamp = |rank: f64| (rank.max(1.0) as u64).clamp(1, count);
     IntervalRanks {
@@ -194,8 +198,7 @@ fn exact_ranks(x: &[f64], y: &[f64], pooled_ties: bool, confidence: f64) -> Inte
 }
 
 fn exact_interval(x: &Sample, y: &Sample, confidence: f64) -> HodgesLehmann {
-    let pooled_ties = merge_summary(x.sorted(), 0.0, y.sorted()).tie_sum > 0.0;
-    let ranks = exact_ranks(x.sorted(), y.sorted(), pooled_ties, confidence);
+    let ranks = exact_ranks(x.sorted(), y.sorted(), confidence);
     let diffs = PairwiseDifferences::new(x.sorted(), y.sorted());
     let count = diffs.len();
     let mut wanted = vec![ranks.lower, ranks.upper, count.div_ceil(2)];

@@ -262,6 +262,9 @@ pub fn judge(
             .classification_reason
             .clone()
             .unwrap_or_else(|| format!("{} was classified as {}", result.name, result.classification.as_str()));
+        if summary.reason.as_deref().is_some_and(|reason| reason.ends_with(&text)) {
+            continue; // Already the first reason.
+        }
         reasons.push(if result.muted { format!("{text} (muted)") } else { text });
     }
     for group in summary.groups.iter().filter(|group| group.no_data) {

@@ -94,6 +94,13 @@ fn thresholds_muting_and_overrides() {
         // Nothing scored at all: 0, a fail, never a pass.
         (vec![], 0.0, Verdict::Fail, None),
     ];
+    // Overrides fail even when the thresholds would pass a 0.
+    let lenient = ScoreThresholds { pass: 0.0, marginal: 0.0 };
+    let critical = [metric(Pass, false, false), metric(High, true, false)];
+    assert_eq!(score(&critical, &weights, lenient).verdict, Verdict::Fail);
+    let nodata = [metric(Nodata, false, false)];
+    assert_eq!(score(&nodata, &weights, lenient).verdict, Verdict::Fail);
+    assert_eq!(score(&[metric(High, false, false)], &weights, lenient).verdict, Verdict::Pass);
     for (metrics, want_score, want_verdict, want_reason) in cases {
         let result = score(&metrics, &weights, thresholds);
         assert_eq!((result.score, result.verdict, result.reason.as_deref()), (want_score, want_verdict, want_reason));

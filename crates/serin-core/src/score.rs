@@ -91,6 +91,9 @@ pub const NODATA_REASON: &str = "Canary Failed: 50% or more metrics returned NOD
 /// - any critical failure scores 0 ("Canary Failed: " + its reason);
 /// - 50 % or more plain Nodata results score 0;
 /// - the summary is rounded half-up to 2 decimals on its shortest decimal form.
+///
+/// One deliberate deviation: both overrides give a `Fail` verdict whatever the
+/// thresholds (Kayenta would pass them with a pass threshold of 0).
 pub fn score(
     metrics: &[ScoredMetric<'_>],
     group_weights: &BTreeMap<String, f64>,
@@ -138,9 +141,11 @@ pub fn score(
             Verdict::Fail
         }
     };
+    // Kayenta maps an overridden score of 0 through the thresholds, so a pass
+    // threshold of 0 would pass a critical failure; Serin always fails it.
     let overridden = |reason: String, groups: Vec<GroupScore>| Score {
         score: 0.0,
-        verdict: verdict_for(0.0),
+        verdict: Verdict::Fail,
         reason: Some(reason),
         groups,
     };

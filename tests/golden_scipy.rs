@@ -26,12 +26,22 @@ fn u_and_p_values_match_scipy() {
         };
         let name = case["name"].as_str().unwrap();
         let (x, y) = &data[name];
-        let result = mann_whitney_u(&Sample::new(x).unwrap(), &Sample::new(y).unwrap(), alternative, method);
+        let result = mann_whitney_u(
+            &Sample::new(x).unwrap(),
+            &Sample::new(y).unwrap(),
+            alternative,
+            method,
+        );
         let label = format!("{name} {alternative:?} {method:?}");
         assert_eq!(result.u, case["u"].as_f64().unwrap(), "{label}: U");
         let want = case["p_value"].as_f64().unwrap();
         assert!(
-            close_relative(result.p_value, want, P_VALUE_RELATIVE, P_VALUE_ABSOLUTE_FLOOR),
+            close_relative(
+                result.p_value,
+                want,
+                P_VALUE_RELATIVE,
+                P_VALUE_ABSOLUTE_FLOOR
+            ),
             "{label}: p {} vs scipy {want}",
             result.p_value
         );

@@ -11,7 +11,9 @@ fn series(seed: u32, count: usize, level: f64) -> Vec<f64> {
     (0..count)
         .map(|i| {
             let i = i as u32;
-            let jitter = f64::from((i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 1000) / 1000.0;
+            let jitter =
+                f64::from((i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 1000)
+                    / 1000.0;
             level * (1.0 + 0.1 * (f64::from(i) / 7.0).sin() + 0.2 * jitter)
         })
         .collect()
@@ -36,7 +38,10 @@ fn data(canary_latency_factor: f64, count: usize) -> MetricSet {
     let mut set = MetricSet::default();
     let pair = |seed: u32, level: f64, factor: f64| MetricPair {
         baseline: series(seed, count, level),
-        canary: series(seed + 1, count, level).iter().map(|v| v * factor).collect(),
+        canary: series(seed + 1, count, level)
+            .iter()
+            .map(|v| v * factor)
+            .collect(),
     };
     set.insert("latency", pair(1, 120.0, canary_latency_factor));
     set.insert("errors", pair(3, 0.002, 1.0));
@@ -57,38 +62,122 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
     };
     let no_canary = {
         let mut set = MetricSet::default();
-        set.insert("latency", MetricPair { baseline: series(1, 60, 120.0), canary: vec![] });
+        set.insert(
+            "latency",
+            MetricPair {
+                baseline: series(1, 60, 120.0),
+                canary: vec![],
+            },
+        );
         set
     };
     let nan_canary = {
         let mut set = data(1.0, 60);
-        set.insert("latency", MetricPair { baseline: series(1, 60, 120.0), canary: vec![f64::NAN; 60] });
-        set.insert("cpu", MetricPair { baseline: series(5, 60, 0.4), canary: vec![f64::NAN; 60] });
+        set.insert(
+            "latency",
+            MetricPair {
+                baseline: series(1, 60, 120.0),
+                canary: vec![f64::NAN; 60],
+            },
+        );
+        set.insert(
+            "cpu",
+            MetricPair {
+                baseline: series(5, 60, 0.4),
+                canary: vec![f64::NAN; 60],
+            },
+        );
         set
     };
     // (name, settings, data, verdict, latency classification, first reason starts with)
     let cases = [
-        ("healthy", json!({}), data(1.0, 120), Verdict::Pass, Classification::Pass, "score 100.00"),
-        ("latency +30%", json!({}), data(1.3, 120), Verdict::Fail, Classification::High, "score 50.00"),
-        ("latency +30%, exact", json!({"intervalMethod": "exact"}), data(1.3, 120), Verdict::Fail, Classification::High, "score 50.00"),
-        ("latency +2% is inside tolerance", json!({}), data(1.02, 120), Verdict::Pass, Classification::Pass, "score 100.00"),
-        ("4 canary points", json!({}), starved.clone(), Verdict::Fail, Classification::Nodata, "Canary Failed: 50% or more"),
-        ("4 canary points, Kayenta's rules", json!({"minSamples": 0}), starved, Verdict::Pass, Classification::Pass, "score 100.00"),
-        ("no canary data", json!({}), no_canary, Verdict::Fail, Classification::Nodata, "Canary Failed: 50% or more"),
-        ("NaN-only canary", json!({}), nan_canary, Verdict::Fail, Classification::Nodata, "Canary Failed: 50% or more"),
+        (
+            "healthy",
+            json!({}),
+            data(1.0, 120),
+            Verdict::Pass,
+            Classification::Pass,
+            "score 100.00",
+        ),
+        (
+            "latency +30%",
+            json!({}),
+            data(1.3, 120),
+            Verdict::Fail,
+            Classification::High,
+            "score 50.00",
+        ),
+        (
+            "latency +30%, exact",
+            json!({"intervalMethod": "exact"}),
+            data(1.3, 120),
+            Verdict::Fail,
+            Classification::High,
+            "score 50.00",
+        ),
+        (
+            "latency +2% is inside tolerance",
+            json!({}),
+            data(1.02, 120),
+            Verdict::Pass,
+            Classification::Pass,
+            "score 100.00",
+        ),
+        (
+            "4 canary points",
+            json!({}),
+            starved.clone(),
+            Verdict::Fail,
+            Classification::Nodata,
+            "Canary Failed: 50% or more",
+        ),
+        (
+            "4 canary points, Kayenta's rules",
+            json!({"minSamples": 0}),
+            starved,
+            Verdict::Pass,
+            Classification::Pass,
+            "score 100.00",
+        ),
+        (
+            "no canary data",
+            json!({}),
+            no_canary,
+            Verdict::Fail,
+            Classification::Nodata,
+            "Canary Failed: 50% or more",
+        ),
+        (
+            "NaN-only canary",
+            json!({}),
+            nan_canary,
+            Verdict::Fail,
+            Classification::Nodata,
+            "Canary Failed: 50% or more",
+        ),
     ];
     for (name, settings, data, verdict, latency, reason) in cases {
         let result = judge(&config(settings), &data, None).unwrap();
         assert_eq!(result.verdict, verdict, "{name}: {:?}", result.reasons);
         assert_eq!(result.results[0].classification, latency, "{name}");
-        assert!(result.reasons[0].starts_with(reason), "{name}: {:?}", result.reasons);
+        assert!(
+            result.reasons[0].starts_with(reason),
+            "{name}: {:?}",
+            result.reasons
+        );
     }
 }
 
 #[test]
 fn too_few_samples_is_reported_with_its_reason_and_evidence() {
     let mut set = data(1.0, 60);
-    set.insert("cpu", MetricPair { baseline: series(5, 60, 0.4), canary: series(6, 3, 0.4) });
+    set.insert(
+        "cpu",
+        MetricPair {
+            baseline: series(5, 60, 0.4),
+            canary: series(6, 3, 0.4),
+        },
+    );
     let result = judge(&config(json!({})), &set, None).unwrap();
     let cpu = &result.results[2];
     assert_eq!(cpu.classification, Classification::Nodata);
@@ -102,8 +191,18 @@ fn too_few_samples_is_reported_with_its_reason_and_evidence() {
     // One Nodata of three is under Kayenta's 50 % rule: its group counts as 100,
     // and the reasons say so.
     assert_eq!(result.verdict, Verdict::Pass);
-    assert!(result.reasons.iter().any(|r| r.starts_with("Too few samples for cpu")));
-    assert!(result.reasons.iter().any(|r| r.starts_with("group system had no metric")));
+    assert!(
+        result
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("Too few samples for cpu"))
+    );
+    assert!(
+        result
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("group system had no metric"))
+    );
 }
 
 #[test]
@@ -115,13 +214,29 @@ fn bad_requests_are_errors_not_verdicts() {
         error.to_string(),
         "unknown metric name(s) in data: latncy (the config defines: latency, errors, cpu)"
     );
-    let error = judge(&config(json!({})), &data(1.0, 30), Some(ScoreThresholds { pass: 50.0, marginal: 80.0 })).unwrap_err();
+    let error = judge(
+        &config(json!({})),
+        &data(1.0, 30),
+        Some(ScoreThresholds {
+            pass: 50.0,
+            marginal: 80.0,
+        }),
+    )
+    .unwrap_err();
     assert!(matches!(error, JudgeError::Thresholds { .. }));
 }
 
 #[test]
 fn result_json_has_kayentas_shape_and_serins_evidence() {
-    let result = judge(&config(json!({})), &data(1.3, 60), Some(ScoreThresholds { pass: 95.0, marginal: 40.0 })).unwrap();
+    let result = judge(
+        &config(json!({})),
+        &data(1.3, 60),
+        Some(ScoreThresholds {
+            pass: 95.0,
+            marginal: 40.0,
+        }),
+    )
+    .unwrap();
     let value = serde_json::to_value(&result).unwrap();
     assert_eq!(value["judgeName"], "NetflixACAJudge-v1.0");
     assert_eq!(value["verdict"], "marginal");
@@ -129,11 +244,29 @@ fn result_json_has_kayentas_shape_and_serins_evidence() {
     assert_eq!(value["score"]["score"], 50.0);
     let latency = &value["results"][0];
     assert_eq!(latency["classification"], "High");
-    assert_eq!(latency["classificationReason"], "latency was classified as High");
+    assert_eq!(
+        latency["classificationReason"],
+        "latency was classified as High"
+    );
     assert_eq!(latency["controlMetadata"]["stats"]["count"], 60);
     assert!(latency["resultMetadata"]["ratio"].as_f64().unwrap() > 1.2);
-    for key in ["method", "confidence", "baselineCount", "canaryCount", "u", "pValue", "ciLower", "ciUpper", "estimate", "effectSize"] {
-        assert!(!latency["evidence"][key].is_null(), "evidence.{key} missing: {}", latency["evidence"]);
+    for key in [
+        "method",
+        "confidence",
+        "baselineCount",
+        "canaryCount",
+        "u",
+        "pValue",
+        "ciLower",
+        "ciUpper",
+        "estimate",
+        "effectSize",
+    ] {
+        assert!(
+            !latency["evidence"][key].is_null(),
+            "evidence.{key} missing: {}",
+            latency["evidence"]
+        );
     }
     assert!(latency["evidence"]["pValue"].as_f64().unwrap() < 1e-6);
     assert_eq!(value["groupScores"].as_array().unwrap().len(), 3);
@@ -149,7 +282,13 @@ fn exact_and_kayenta_methods_agree_on_realistic_data() {
             continue;
         }
         let mut set = MetricSet::default();
-        set.insert("latency", MetricPair { baseline: baseline.clone(), canary: canary.clone() });
+        set.insert(
+            "latency",
+            MetricPair {
+                baseline: baseline.clone(),
+                canary: canary.clone(),
+            },
+        );
         let outcome = |method: &str| {
             let config = CanaryConfig::from_value(json!({
                 "metrics": [{"name": "latency", "groups": ["g"], "analysisConfigurations": {"canary": {}}}],

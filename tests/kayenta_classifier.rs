@@ -64,7 +64,10 @@ fn classifier_suite_reproduces() {
             assert_eq!(outcome.critical, want, "{name}");
         }
         if expected["reason_non_empty"].as_bool() == Some(true) {
-            assert!(outcome.reason.as_deref().is_some_and(|r| !r.is_empty()), "{name}");
+            assert!(
+                outcome.reason.as_deref().is_some_and(|r| !r.is_empty()),
+                "{name}"
+            );
         }
         if expected["deviation_is_nan"].as_bool() == Some(true) {
             assert_eq!(outcome.ratio, None, "{name}: ratio should be NaN (null)");
@@ -92,20 +95,81 @@ fn reason_strings_are_kayentas() {
     };
     let low: Vec<f64> = (0..30).map(|i| 10.0 + f64::from(i % 7)).collect();
     let high: Vec<f64> = low.iter().map(|v| v * 3.0).collect();
-    let critical = ClassifierSettings { critical: true, ..base };
-    let must_have = ClassifierSettings { must_have_data: true, ..base };
-    let cases: [(&ClassifierSettings, &[f64], &[f64], Classification, Option<&str>, bool); 6] = [
-        (&base, &low, &high, Classification::High, Some("m was classified as High"), false),
-        (&base, &high, &low, Classification::Low, Some("m was classified as Low"), false),
-        (&critical, &low, &high, Classification::High, Some("The metric m was classified as High (Critical)"), true),
-        (&base, &low, &low, Classification::Pass, Some("The Canary and Baseline data are identical"), false),
-        (&critical, &low, &[], Classification::Nodata, Some("Missing data for m"), true),
-        (&must_have, &[], &low, Classification::NodataFailMetric, Some("Missing data for m"), false),
+    let critical = ClassifierSettings {
+        critical: true,
+        ..base
+    };
+    let must_have = ClassifierSettings {
+        must_have_data: true,
+        ..base
+    };
+    // (settings, baseline, canary, classification, reason, critical)
+    type Case<'a> = (
+        &'a ClassifierSettings,
+        &'a [f64],
+        &'a [f64],
+        Classification,
+        Option<&'a str>,
+        bool,
+    );
+    let cases: [Case<'_>; 6] = [
+        (
+            &base,
+            &low,
+            &high,
+            Classification::High,
+            Some("m was classified as High"),
+            false,
+        ),
+        (
+            &base,
+            &high,
+            &low,
+            Classification::Low,
+            Some("m was classified as Low"),
+            false,
+        ),
+        (
+            &critical,
+            &low,
+            &high,
+            Classification::High,
+            Some("The metric m was classified as High (Critical)"),
+            true,
+        ),
+        (
+            &base,
+            &low,
+            &low,
+            Classification::Pass,
+            Some("The Canary and Baseline data are identical"),
+            false,
+        ),
+        (
+            &critical,
+            &low,
+            &[],
+            Classification::Nodata,
+            Some("Missing data for m"),
+            true,
+        ),
+        (
+            &must_have,
+            &[],
+            &low,
+            Classification::NodataFailMetric,
+            Some("Missing data for m"),
+            false,
+        ),
     ];
     for (settings, baseline, canary, classification, reason, is_critical) in cases {
         let outcome = classify("m", baseline, canary, settings);
         assert_eq!(
-            (outcome.classification, outcome.reason.as_deref(), outcome.critical),
+            (
+                outcome.classification,
+                outcome.reason.as_deref(),
+                outcome.critical
+            ),
             (classification, reason, is_critical)
         );
     }

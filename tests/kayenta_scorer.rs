@@ -45,10 +45,15 @@ fn scorer_suite_reproduces() {
                 muted: false,
             })
             .collect();
-        let weights: BTreeMap<String, f64> = serde_json::from_value(case["group_weights"].clone()).unwrap();
+        let weights: BTreeMap<String, f64> =
+            serde_json::from_value(case["group_weights"].clone()).unwrap();
         let result = score(&metrics, &weights, ScoreThresholds::default());
         let expected = &case["expected"];
-        assert_eq!(result.score, expected["summary_score"].as_f64().unwrap(), "{name}");
+        assert_eq!(
+            result.score,
+            expected["summary_score"].as_f64().unwrap(),
+            "{name}"
+        );
         if let Some(want) = expected["group_scores"].as_object() {
             for (group, score) in want {
                 let got = result.groups.iter().find(|g| &g.name == group).unwrap();
@@ -78,31 +83,81 @@ fn thresholds_muting_and_overrides() {
         critical,
         muted,
     };
-    let thresholds = ScoreThresholds { pass: 90.0, marginal: 50.0 };
+    let thresholds = ScoreThresholds {
+        pass: 90.0,
+        marginal: 50.0,
+    };
     let weights = BTreeMap::new();
     use Classification::{High, Nodata, Pass};
     // (metrics, score, verdict, reason)
     let cases: Vec<(Vec<ScoredMetric<'_>>, f64, Verdict, Option<&str>)> = vec![
         (vec![metric(Pass, false, false)], 100.0, Verdict::Pass, None),
-        (vec![metric(Pass, false, false), metric(High, false, false)], 50.0, Verdict::Marginal, None),
-        (vec![metric(Pass, false, false), metric(High, false, false), metric(High, false, false)], 33.33, Verdict::Fail, None),
+        (
+            vec![metric(Pass, false, false), metric(High, false, false)],
+            50.0,
+            Verdict::Marginal,
+            None,
+        ),
+        (
+            vec![
+                metric(Pass, false, false),
+                metric(High, false, false),
+                metric(High, false, false),
+            ],
+            33.33,
+            Verdict::Fail,
+            None,
+        ),
         // A muted High is reported elsewhere but not scored.
-        (vec![metric(Pass, false, false), metric(High, false, true)], 100.0, Verdict::Pass, None),
-        (vec![metric(Pass, false, false), metric(High, true, false)], 0.0, Verdict::Fail, Some("Canary Failed: x was classified as High")),
-        (vec![metric(Pass, false, false), metric(Nodata, false, false)], 0.0, Verdict::Fail, Some(NODATA_REASON)),
-        (vec![metric(Pass, false, false), metric(Pass, false, false), metric(Nodata, false, false)], 100.0, Verdict::Pass, None),
+        (
+            vec![metric(Pass, false, false), metric(High, false, true)],
+            100.0,
+            Verdict::Pass,
+            None,
+        ),
+        (
+            vec![metric(Pass, false, false), metric(High, true, false)],
+            0.0,
+            Verdict::Fail,
+            Some("Canary Failed: x was classified as High"),
+        ),
+        (
+            vec![metric(Pass, false, false), metric(Nodata, false, false)],
+            0.0,
+            Verdict::Fail,
+            Some(NODATA_REASON),
+        ),
+        (
+            vec![
+                metric(Pass, false, false),
+                metric(Pass, false, false),
+                metric(Nodata, false, false),
+            ],
+            100.0,
+            Verdict::Pass,
+            None,
+        ),
         // Nothing scored at all: 0, a fail, never a pass.
         (vec![], 0.0, Verdict::Fail, None),
     ];
     // Overrides fail even when the thresholds would pass a 0.
-    let lenient = ScoreThresholds { pass: 0.0, marginal: 0.0 };
+    let lenient = ScoreThresholds {
+        pass: 0.0,
+        marginal: 0.0,
+    };
     let critical = [metric(Pass, false, false), metric(High, true, false)];
     assert_eq!(score(&critical, &weights, lenient).verdict, Verdict::Fail);
     let nodata = [metric(Nodata, false, false)];
     assert_eq!(score(&nodata, &weights, lenient).verdict, Verdict::Fail);
-    assert_eq!(score(&[metric(High, false, false)], &weights, lenient).verdict, Verdict::Pass);
+    assert_eq!(
+        score(&[metric(High, false, false)], &weights, lenient).verdict,
+        Verdict::Pass
+    );
     for (metrics, want_score, want_verdict, want_reason) in cases {
         let result = score(&metrics, &weights, thresholds);
-        assert_eq!((result.score, result.verdict, result.reason.as_deref()), (want_score, want_verdict, want_reason));
+        assert_eq!(
+            (result.score, result.verdict, result.reason.as_deref()),
+            (want_score, want_verdict, want_reason)
+        );
     }
 }

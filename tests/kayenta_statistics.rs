@@ -1,14 +1,19 @@
 //! Kayenta's StatisticSuite, DetectorSuite and TransformSuite, ported as data (fixtures/kayenta/).
 
-use serin_core::preprocess::{NanStrategy, OutlierStrategy, iqr_outliers, ksigma_outliers, percentile_r7, preprocess};
+use serin_core::Sample;
+use serin_core::preprocess::{
+    NanStrategy, OutlierStrategy, iqr_outliers, ksigma_outliers, percentile_r7, preprocess,
+};
 use serin_core::stats::effect_size::{EffectSizes, mean_ratio};
 use serin_core::stats::{Alternative, Descriptive, PValueMethod, mann_whitney_u};
-use serin_core::Sample;
 
 use crate::fixtures::{json, numbers};
 
 fn close(got: f64, want: f64, tolerance: f64, what: &str) {
-    assert!((got - want).abs() <= tolerance, "{what}: got {got}, want {want} (±{tolerance})");
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: got {got}, want {want} (±{tolerance})"
+    );
 }
 
 #[test]
@@ -24,15 +29,29 @@ fn statistic_suite_reproduces() {
                 close(stats.min, want["min"].as_f64().unwrap(), tolerance, name);
                 close(stats.max, want["max"].as_f64().unwrap(), tolerance, name);
                 close(stats.mean, want["mean"].as_f64().unwrap(), tolerance, name);
-                close(stats.std, want["std"].as_f64().unwrap(), case["std_tolerance"].as_f64().unwrap_or(tolerance), name);
-                assert_eq!(stats.count as u64, want["count"].as_u64().unwrap(), "{name}");
+                close(
+                    stats.std,
+                    want["std"].as_f64().unwrap(),
+                    case["std_tolerance"].as_f64().unwrap_or(tolerance),
+                    name,
+                );
+                assert_eq!(
+                    stats.count as u64,
+                    want["count"].as_u64().unwrap(),
+                    "{name}"
+                );
             }
             "percentile" => {
                 let mut values = numbers(&case["values"]);
                 values.sort_by(f64::total_cmp);
                 for check in case["checks"].as_array().unwrap() {
                     let got = percentile_r7(&values, check["p"].as_f64().unwrap());
-                    close(got, check["expected"].as_f64().unwrap(), check["tolerance"].as_f64().unwrap(), name);
+                    close(
+                        got,
+                        check["expected"].as_f64().unwrap(),
+                        check["tolerance"].as_f64().unwrap(),
+                        name,
+                    );
                 }
             }
             kind @ ("mean_ratio" | "mean_ratio_from_summary" | "cohen_d" | "cles") => {
@@ -57,7 +76,12 @@ fn statistic_suite_reproduces() {
                 if case["expected_is_nan"].as_bool() == Some(true) {
                     assert_eq!(got, None, "{name}");
                 } else {
-                    close(got.unwrap(), case["expected"].as_f64().unwrap(), tolerance, name);
+                    close(
+                        got.unwrap(),
+                        case["expected"].as_f64().unwrap(),
+                        tolerance,
+                        name,
+                    );
                 }
             }
             other => panic!("unknown kind {other}"),
@@ -98,11 +122,19 @@ fn transform_suite_reproduces() {
         }
         let data = numbers(&case["data"]);
         let got = match case["op"].as_str().unwrap() {
-            "remove_nans" => preprocess(&data, NanStrategy::Remove, OutlierStrategy::Keep, 3.0).values,
-            "replace_nans" => preprocess(&data, NanStrategy::Replace, OutlierStrategy::Keep, 3.0).values,
+            "remove_nans" => {
+                preprocess(&data, NanStrategy::Remove, OutlierStrategy::Keep, 3.0).values
+            }
+            "replace_nans" => {
+                preprocess(&data, NanStrategy::Replace, OutlierStrategy::Keep, 3.0).values
+            }
             "remove_outliers" => {
                 let flags = outliers(case, &data);
-                data.iter().zip(flags).filter(|(_, outlier)| !outlier).map(|(v, _)| *v).collect()
+                data.iter()
+                    .zip(flags)
+                    .filter(|(_, outlier)| !outlier)
+                    .map(|(v, _)| *v)
+                    .collect()
             }
             other => panic!("unknown op {other}"),
         };

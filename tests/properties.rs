@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serin_core::Classification;
+use serin_core::Sample;
 use serin_core::config::ScoreThresholds;
 use serin_core::score::{ScoredMetric, score};
-use serin_core::stats::{Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u};
-use serin_core::Sample;
+use serin_core::stats::{
+    Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
+};
 
 /// Samples of 1 to 60 values on a coarse grid, so ties happen often.
 fn sample() -> impl Strategy<Value = Vec<f64>> {
@@ -15,7 +17,11 @@ fn sample() -> impl Strategy<Value = Vec<f64>> {
 }
 
 fn methods() -> impl Strategy<Value = PValueMethod> {
-    prop_oneof![Just(PValueMethod::Auto), Just(PValueMethod::Exact), Just(PValueMethod::Asymptotic)]
+    prop_oneof![
+        Just(PValueMethod::Auto),
+        Just(PValueMethod::Exact),
+        Just(PValueMethod::Asymptotic)
+    ]
 }
 
 proptest! {

@@ -123,7 +123,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let code = if error.use_stderr() { EXIT_USAGE } else { EXIT_PASS };
+            let code = if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            };
             let _ = error.print();
             return ExitCode::from(code);
         }
@@ -133,7 +137,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match run(&cli, &mut out, io::stderr().is_terminal()) {
         Ok(result) => ExitCode::from(verdict_exit_code(result.verdict)),
         // A closed pipe (`serin judge … | head`) is not an error worth a message.
-        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_PASS),
+        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(EXIT_PASS)
+        }
         Err(error) => {
             eprintln!("serin: {error}");
             ExitCode::from(error.exit_code())
@@ -149,7 +155,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<JudgeResult
     }
 }
 
-fn run_judge(args: &JudgeArgs, out: &mut dyn Write, progress: bool) -> Result<JudgeResult, CliError> {
+fn run_judge(
+    args: &JudgeArgs,
+    out: &mut dyn Write,
+    progress: bool,
+) -> Result<JudgeResult, CliError> {
     let config_text = std::fs::read_to_string(&args.config)
         .map_err(|error| CliError::NoInput(format!("{}: {error}", args.config.display())))?;
     let config = CanaryConfig::from_json(&config_text)
@@ -159,7 +169,8 @@ fn run_judge(args: &JudgeArgs, out: &mut dyn Write, progress: bool) -> Result<Ju
         (Some(pass), Some(marginal)) => Some(ScoreThresholds { pass, marginal }),
         _ => None,
     };
-    let result = judge(&config, &loaded.metrics, thresholds).map_err(|error| CliError::Input(error.to_string()))?;
+    let result = judge(&config, &loaded.metrics, thresholds)
+        .map_err(|error| CliError::Input(error.to_string()))?;
     match args.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &result).map_err(io::Error::from)?;
@@ -184,7 +195,9 @@ fn load_metrics(args: &JudgeArgs, progress: bool) -> Result<LoadedMetrics, CliEr
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message("reading metrics");
@@ -199,11 +212,17 @@ fn load_metrics(args: &JudgeArgs, progress: bool) -> Result<LoadedMetrics, CliEr
         }
         (None, Some(baseline), Some(canary)) => {
             let bar = bar(size(baseline) + size(canary));
-            let loaded = serin_csv::read_pair(baseline, canary, options, &mut |bytes| bar.set_position(bytes));
+            let loaded = serin_csv::read_pair(baseline, canary, options, &mut |bytes| {
+                bar.set_position(bytes)
+            });
             (bar, loaded)
         }
         // clap enforces one of the two layouts; this answers a hand-built `Cli`.
-        _ => return Err(CliError::Input("give --data, or --baseline and --canary".to_owned())),
+        _ => {
+            return Err(CliError::Input(
+                "give --data, or --baseline and --canary".to_owned(),
+            ));
+        }
     };
     bar.finish_and_clear();
     loaded.map_err(csv_error)

@@ -33,10 +33,19 @@ pub(crate) fn write(
     loaded: &LoadedMetrics,
     result: &JudgeResult,
 ) -> io::Result<()> {
-    let name = if config.name.is_empty() { "(unnamed config)" } else { config.name.as_str() };
+    let name = if config.name.is_empty() {
+        "(unnamed config)"
+    } else {
+        config.name.as_str()
+    };
     write!(out, "canary config: {name}; {} rows", loaded.rows)?;
     if let Some(window) = loaded.window {
-        write!(out, " from {} to {}", window.start.to_rfc3339(), window.end.to_rfc3339())?;
+        write!(
+            out,
+            " from {} to {}",
+            window.start.to_rfc3339(),
+            window.end.to_rfc3339()
+        )?;
     }
     writeln!(out)?;
     let settings = &config.judge.judge_configurations;
@@ -47,7 +56,15 @@ pub(crate) fn write(
     )?;
     writeln!(out)?;
     let header = [
-        "metric", "result", "n canary/base", "canary mean", "base mean", "ratio", "shift", "98% interval", "p",
+        "metric",
+        "result",
+        "n canary/base",
+        "canary mean",
+        "base mean",
+        "ratio",
+        "shift",
+        "98% interval",
+        "p",
     ];
     let mut rows: Vec<[String; 9]> = Vec::new();
     for metric in &result.results {
@@ -60,7 +77,9 @@ pub(crate) fn write(
             label.push_str(" (muted)");
         }
         let interval = match (evidence.ci_lower, evidence.ci_upper) {
-            (Some(lower), Some(upper)) => format!("[{}, {}]", number(Some(lower)), number(Some(upper))),
+            (Some(lower), Some(upper)) => {
+                format!("[{}, {}]", number(Some(lower)), number(Some(upper)))
+            }
             _ => "-".to_owned(),
         };
         rows.push([
@@ -79,7 +98,13 @@ pub(crate) fn write(
     let mut header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
     header[7] = confidence_header;
     let widths: Vec<usize> = (0..header.len())
-        .map(|column| rows.iter().map(|row| row[column].len()).chain([header[column].len()]).max().unwrap_or(0))
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].len())
+                .chain([header[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| -> String {
         cells
@@ -97,7 +122,11 @@ pub(crate) fn write(
     }
     writeln!(out)?;
     for group in &result.group_scores {
-        let note = if group.no_data { " (no judgeable metric)" } else { "" };
+        let note = if group.no_data {
+            " (no judgeable metric)"
+        } else {
+            ""
+        };
         writeln!(out, "group {}: {:.2}{note}", group.name, group.score)?;
     }
     writeln!(
@@ -112,10 +141,18 @@ pub(crate) fn write(
     let undecided = result
         .results
         .iter()
-        .filter(|metric| matches!(metric.classification, Classification::Nodata | Classification::NodataFailMetric))
+        .filter(|metric| {
+            matches!(
+                metric.classification,
+                Classification::Nodata | Classification::NodataFailMetric
+            )
+        })
         .count();
     if undecided > 0 {
-        writeln!(out, "  ({undecided} metric(s) could not be judged: see their reasons above)")?;
+        writeln!(
+            out,
+            "  ({undecided} metric(s) could not be judged: see their reasons above)"
+        )?;
     }
     Ok(())
 }

@@ -8,7 +8,11 @@ fn root() -> PathBuf {
 }
 
 fn example(file: &str) -> String {
-    root().join("fixtures/example").join(file).display().to_string()
+    root()
+        .join("fixtures/example")
+        .join(file)
+        .display()
+        .to_string()
 }
 
 fn serin(args: &[&str]) -> Output {
@@ -37,29 +41,131 @@ fn exit_codes_and_messages() {
         "bad.csv",
         "metric,scope,timestamp,value\nrequest_latency_ms,canary,1795428000,12\nrequest_latency_ms,canary,1795428060,fast\n",
     );
-    let unknown = scratch("unknown.csv", "metric,scope,timestamp,value\nlatency_typo,canary,1795428000,12\n");
-    let bad_config = scratch("config.json", r#"{"metrics": [{"name": "m", "analysisConfigurations": {"canary": {"direction": "sideways"}}}]}"#);
+    let unknown = scratch(
+        "unknown.csv",
+        "metric,scope,timestamp,value\nlatency_typo,canary,1795428000,12\n",
+    );
+    let bad_config = scratch(
+        "config.json",
+        r#"{"metrics": [{"name": "m", "analysisConfigurations": {"canary": {"direction": "sideways"}}}]}"#,
+    );
     // (arguments, exit code, text that stdout or stderr must contain)
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["judge", "--config", &config, "--data", &healthy], 0, "verdict: PASS"),
-        (vec!["judge", "--config", &config, "--data", &regressed], 2, "Canary Failed: The metric error_rate was classified as High (Critical)"),
-        (vec!["judge", "--config", &config, "--data", &regressed, "--pass", "0", "--marginal", "0"], 2, "verdict: FAIL"),
-        (vec!["judge", "--config", &config, "--baseline", &baseline, "--canary", &canary], 0, "verdict: PASS"),
-        (vec!["judge", "--config", &config, "--data", &healthy, "--format", "json"], 0, "\"verdict\": \"pass\""),
-        (vec!["judge", "--config", &config, "--data", &healthy, "--pass", "101", "--marginal", "100"], 65, "score thresholds must satisfy"),
+        (
+            vec!["judge", "--config", &config, "--data", &healthy],
+            0,
+            "verdict: PASS",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", &regressed],
+            2,
+            "Canary Failed: The metric error_rate was classified as High (Critical)",
+        ),
+        (
+            vec![
+                "judge",
+                "--config",
+                &config,
+                "--data",
+                &regressed,
+                "--pass",
+                "0",
+                "--marginal",
+                "0",
+            ],
+            2,
+            "verdict: FAIL",
+        ),
+        (
+            vec![
+                "judge",
+                "--config",
+                &config,
+                "--baseline",
+                &baseline,
+                "--canary",
+                &canary,
+            ],
+            0,
+            "verdict: PASS",
+        ),
+        (
+            vec![
+                "judge", "--config", &config, "--data", &healthy, "--format", "json",
+            ],
+            0,
+            "\"verdict\": \"pass\"",
+        ),
+        (
+            vec![
+                "judge",
+                "--config",
+                &config,
+                "--data",
+                &healthy,
+                "--pass",
+                "101",
+                "--marginal",
+                "100",
+            ],
+            65,
+            "score thresholds must satisfy",
+        ),
         (vec!["judge", "--config", &config], 64, "--data"),
-        (vec!["judge", "--config", &config, "--data", &healthy, "--pass", "90"], 64, "--marginal"),
-        (vec!["judge", "--config", &config, "--data", &healthy, "--format", "xml"], 64, "xml"),
-        (vec!["judge", "--config", &config, "--data", "/nonexistent/m.csv"], 66, "/nonexistent/m.csv"),
-        (vec!["judge", "--config", "/nonexistent/c.json", "--data", &healthy], 66, "/nonexistent/c.json"),
-        (vec!["judge", "--config", &config, "--data", &bad_row], 65, "bad.csv:3: value 'fast' is not a number"),
-        (vec!["judge", "--config", &config, "--data", &unknown], 65, "unknown metric name(s) in data: latency_typo"),
-        (vec!["judge", "--config", &bad_config, "--data", &healthy], 65, "metrics[0].analysisConfigurations.canary.direction: expected increase, decrease or either, found \"sideways\""),
+        (
+            vec![
+                "judge", "--config", &config, "--data", &healthy, "--pass", "90",
+            ],
+            64,
+            "--marginal",
+        ),
+        (
+            vec![
+                "judge", "--config", &config, "--data", &healthy, "--format", "xml",
+            ],
+            64,
+            "xml",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", "/nonexistent/m.csv"],
+            66,
+            "/nonexistent/m.csv",
+        ),
+        (
+            vec![
+                "judge",
+                "--config",
+                "/nonexistent/c.json",
+                "--data",
+                &healthy,
+            ],
+            66,
+            "/nonexistent/c.json",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", &bad_row],
+            65,
+            "bad.csv:3: value 'fast' is not a number",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", &unknown],
+            65,
+            "unknown metric name(s) in data: latency_typo",
+        ),
+        (
+            vec!["judge", "--config", &bad_config, "--data", &healthy],
+            65,
+            "metrics[0].analysisConfigurations.canary.direction: expected increase, decrease or either, found \"sideways\"",
+        ),
         (vec!["--version"], 0, "serin"),
     ];
     for (args, code, text) in cases {
         let output = serin(&args);
-        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert_eq!(output.status.code(), Some(code), "{args:?}: {all}");
         assert!(all.contains(text), "{args:?}: expected {text:?} in {all}");
     }
@@ -67,13 +173,27 @@ fn exit_codes_and_messages() {
 
 #[test]
 fn json_output_is_the_full_judge_result() {
-    let output = serin(&["judge", "--config", &example("canary-config.json"), "--data", &example("metrics-regressed.csv"), "--format", "json"]);
+    let output = serin(&[
+        "judge",
+        "--config",
+        &example("canary-config.json"),
+        "--data",
+        &example("metrics-regressed.csv"),
+        "--format",
+        "json",
+    ]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["verdict"], "fail");
     assert_eq!(value["score"]["classification"], "Fail");
     let results = value["results"].as_array().unwrap();
-    let names: Vec<&str> = results.iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["request_latency_ms", "error_rate", "cpu_utilization"]);
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["request_latency_ms", "error_rate", "cpu_utilization"]
+    );
     assert_eq!(results[0]["classification"], "High");
     assert_eq!(results[1]["critical"], true);
     // The NaN scrapes in error_rate are counted, not lost.
@@ -83,12 +203,24 @@ fn json_output_is_the_full_judge_result() {
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_serin"))
-        .args(["judge", "--config", &example("canary-config.json"), "--data", &example("metrics.csv"), "--format", "json"])
+        .args([
+            "judge",
+            "--config",
+            &example("canary-config.json"),
+            "--data",
+            &example("metrics.csv"),
+            "--format",
+            "json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -1,4 +1,8 @@
 //! Per-metric classification (Pass / High / Low / Nodata / NodataFailMetric / Error), as Kayenta's Mann-Whitney classifier, with evidence.
+#![allow(
+    clippy::float_cmp,
+    reason = "ties and shortcuts are defined by exact equality, as in R and Kayenta"
+)]
 
 use serde::{Serialize, Serializer};
 
@@ -136,7 +140,10 @@ pub struct Evidence {
 }
 
 /// Writes non-finite or absent numbers as `null`, which JSON can carry.
-pub(crate) fn finite_or_null<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn finite_or_null<S: Serializer>(
+    value: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(number) if number.is_finite() => serializer.serialize_f64(*number),
         _ => serializer.serialize_none(),
@@ -238,7 +245,12 @@ pub fn classify(
             evidence,
         };
     };
-    let mann_whitney = mann_whitney_u(&x, &y, alternative_for(settings.direction), PValueMethod::Auto);
+    let mann_whitney = mann_whitney_u(
+        &x,
+        &y,
+        alternative_for(settings.direction),
+        PValueMethod::Auto,
+    );
     let effect_sizes = EffectSizes::new(canary, baseline, mann_whitney.u);
     evidence.u = Some(mann_whitney.u);
     evidence.p_value = Some(mann_whitney.p_value);
@@ -250,7 +262,10 @@ pub fn classify(
     // 3. Identical samples (as multisets) and 4. one value everywhere: Kayenta's shortcuts.
     if x.sorted() == y.sorted() {
         evidence.shortcut = Some(Shortcut::Identical);
-        return pass(Some("The Canary and Baseline data are identical".to_owned()), evidence);
+        return pass(
+            Some("The Canary and Baseline data are identical".to_owned()),
+            evidence,
+        );
     }
     if x.is_constant() && y.is_constant() && x.min() == y.min() {
         evidence.shortcut = Some(Shortcut::SingleValue);
@@ -302,8 +317,10 @@ pub fn classify(
     let at_most = |threshold: f64| effect.is_none_or(|value| value <= threshold);
     let watches_increase = matches!(settings.direction, Direction::Increase | Direction::Either);
     let watches_decrease = matches!(settings.direction, Direction::Decrease | Direction::Either);
-    let high = watches_increase && interval.lower > bound && at_least(settings.effect.allowed_increase);
-    let low = watches_decrease && interval.upper < -bound && at_most(settings.effect.allowed_decrease);
+    let high =
+        watches_increase && interval.lower > bound && at_least(settings.effect.allowed_increase);
+    let low =
+        watches_decrease && interval.upper < -bound && at_most(settings.effect.allowed_decrease);
     let ratio = mean_ratio(canary, baseline);
     let (classification, label) = if high {
         (Classification::High, "High")
@@ -325,7 +342,9 @@ pub fn classify(
     if settings.critical && critical_reached {
         return MetricClassification {
             classification,
-            reason: Some(format!("The metric {name} was classified as {label} (Critical)")),
+            reason: Some(format!(
+                "The metric {name} was classified as {label} (Critical)"
+            )),
             ratio,
             critical: true,
             evidence,

@@ -267,7 +267,11 @@ pub struct CanaryAnalysis {
     #[serde(default)]
     pub outliers: OutlierConfig,
     /// Per-metric override of `judge.judgeConfigurations.minSamples`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_count")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_count"
+    )]
     pub min_samples: Option<usize>,
 }
 
@@ -279,16 +283,32 @@ pub struct EffectSizeConfig {
     #[serde(default)]
     pub measure: EffectMeasure,
     /// A High needs the effect at or above this.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_f64"
+    )]
     pub allowed_increase: Option<f64>,
     /// A Low needs the effect at or below this.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_f64"
+    )]
     pub allowed_decrease: Option<f64>,
     /// A critical High needs the effect at or above this.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_f64"
+    )]
     pub critical_increase: Option<f64>,
     /// A critical Low needs the effect at or below this.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_f64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_f64"
+    )]
     pub critical_decrease: Option<f64>,
 }
 
@@ -363,7 +383,11 @@ impl CanaryConfig {
         let mut config: Self = serde_path_to_error::deserialize(&value).map_err(|error| {
             let path = error.path().to_string();
             ConfigError::Invalid {
-                path: if path.is_empty() { ".".to_owned() } else { path },
+                path: if path.is_empty() {
+                    ".".to_owned()
+                } else {
+                    path
+                },
                 message: error.into_inner().to_string(),
             }
         })?;
@@ -453,20 +477,35 @@ fn checked_f64<'de, D: Deserializer<'de>>(
     let value = Value::deserialize(deserializer)?;
     match lenient_f64_value(&value) {
         Some(number) if accept(number) => Ok(number),
-        _ => Err(de::Error::custom(format!("expected {expected}, found {}", found(&value)))),
+        _ => Err(de::Error::custom(format!(
+            "expected {expected}, found {}",
+            found(&value)
+        ))),
     }
 }
 
 fn non_negative<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    checked_f64(deserializer, |v| v >= 0.0, Expected("a number of at least 0"))
+    checked_f64(
+        deserializer,
+        |v| v >= 0.0,
+        Expected("a number of at least 0"),
+    )
 }
 
 fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    checked_f64(deserializer, |v| v > 0.0, Expected("a number greater than 0"))
+    checked_f64(
+        deserializer,
+        |v| v > 0.0,
+        Expected("a number greater than 0"),
+    )
 }
 
 fn probability<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    checked_f64(deserializer, |v| v > 0.0 && v < 1.0, Expected("a number between 0 and 1 (exclusive)"))
+    checked_f64(
+        deserializer,
+        |v| v > 0.0 && v < 1.0,
+        Expected("a number between 0 and 1 (exclusive)"),
+    )
 }
 
 fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
@@ -502,7 +541,10 @@ fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::E
         Value::Null => Ok(false),
         Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(text) if text.eq_ignore_ascii_case("false") => Ok(false),
-        other => Err(de::Error::custom(format!("expected true or false, found {}", found(other)))),
+        other => Err(de::Error::custom(format!(
+            "expected true or false, found {}",
+            found(other)
+        ))),
     }
 }
 
@@ -512,19 +554,28 @@ fn keyword<'de, D: Deserializer<'de>, T: Copy>(
     expected: &'static str,
 ) -> Result<T, D::Error> {
     let value = Value::deserialize(deserializer)?;
-    if let Value::String(text) = &value {
-        if let Some((_, choice)) = choices.iter().find(|(name, _)| name.eq_ignore_ascii_case(text.trim())) {
-            return Ok(*choice);
-        }
+    if let Value::String(text) = &value
+        && let Some((_, choice)) = choices
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text.trim()))
+    {
+        return Ok(*choice);
     }
-    Err(de::Error::custom(format!("expected {expected}, found {}", found(&value))))
+    Err(de::Error::custom(format!(
+        "expected {expected}, found {}",
+        found(&value)
+    )))
 }
 
 impl<'de> Deserialize<'de> for Direction {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         keyword(
             deserializer,
-            &[("increase", Self::Increase), ("decrease", Self::Decrease), ("either", Self::Either)],
+            &[
+                ("increase", Self::Increase),
+                ("decrease", Self::Decrease),
+                ("either", Self::Either),
+            ],
             "increase, decrease or either",
         )
     }
@@ -543,15 +594,23 @@ impl<'de> Deserialize<'de> for EffectMeasure {
 fn nan_strategy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NanStrategy, D::Error> {
     keyword(
         deserializer,
-        &[("remove", NanStrategy::Remove), ("replace", NanStrategy::Replace)],
+        &[
+            ("remove", NanStrategy::Remove),
+            ("replace", NanStrategy::Replace),
+        ],
         "remove or replace",
     )
 }
 
-fn outlier_strategy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OutlierStrategy, D::Error> {
+fn outlier_strategy<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<OutlierStrategy, D::Error> {
     keyword(
         deserializer,
-        &[("keep", OutlierStrategy::Keep), ("remove", OutlierStrategy::Remove)],
+        &[
+            ("keep", OutlierStrategy::Keep),
+            ("remove", OutlierStrategy::Remove),
+        ],
         "keep or remove",
     )
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::classify::{ClassifierSettings, Classification, Evidence, classify, finite_or_null};
+use crate::classify::{Classification, ClassifierSettings, Evidence, classify, finite_or_null};
 use crate::config::{CanaryConfig, JUDGE_NAME, ScoreThresholds};
 use crate::data::MetricSet;
 use crate::preprocess::preprocess;
@@ -23,7 +23,9 @@ pub enum JudgeError {
         known: Vec<String>,
     },
     /// The thresholds are out of order or range.
-    #[error("score thresholds must satisfy 0 <= marginal <= pass <= 100 (got pass {pass}, marginal {marginal})")]
+    #[error(
+        "score thresholds must satisfy 0 <= marginal <= pass <= 100 (got pass {pass}, marginal {marginal})"
+    )]
     Thresholds {
         /// Pass threshold.
         pass: f64,
@@ -174,7 +176,11 @@ pub fn judge(
     if !unknown.is_empty() {
         return Err(JudgeError::UnknownMetrics {
             unknown,
-            known: config.metrics.iter().map(|metric| metric.name.clone()).collect(),
+            known: config
+                .metrics
+                .iter()
+                .map(|metric| metric.name.clone())
+                .collect(),
         });
     }
 
@@ -190,7 +196,12 @@ pub fn judge(
             let raw_canary = pair.map_or(&empty, |pair| &pair.canary);
             let outliers = &canary_config.outliers;
             let prep = |raw: &[f64]| {
-                preprocess(raw, canary_config.nan_strategy, outliers.strategy, outliers.outlier_factor)
+                preprocess(
+                    raw,
+                    canary_config.nan_strategy,
+                    outliers.strategy,
+                    outliers.outlier_factor,
+                )
             };
             let (baseline, canary) = (prep(raw_baseline), prep(raw_canary));
             let classifier = ClassifierSettings {
@@ -216,8 +227,11 @@ pub fn judge(
                 control_metadata: SideMetadata {
                     stats: Descriptive::of(&baseline.values),
                 },
-                result_metadata: (outcome.classification != Classification::Error)
-                    .then_some(ResultMetadata { ratio: outcome.ratio }),
+                result_metadata: (outcome.classification != Classification::Error).then_some(
+                    ResultMetadata {
+                        ratio: outcome.ratio,
+                    },
+                ),
                 critical: outcome.critical,
                 muted: canary_config.muted,
                 evidence: outcome.evidence,
@@ -258,14 +272,25 @@ pub fn judge(
         if result.classification == Classification::Pass {
             continue;
         }
-        let text = result
-            .classification_reason
-            .clone()
-            .unwrap_or_else(|| format!("{} was classified as {}", result.name, result.classification.as_str()));
-        if summary.reason.as_deref().is_some_and(|reason| reason.ends_with(&text)) {
+        let text = result.classification_reason.clone().unwrap_or_else(|| {
+            format!(
+                "{} was classified as {}",
+                result.name,
+                result.classification.as_str()
+            )
+        });
+        if summary
+            .reason
+            .as_deref()
+            .is_some_and(|reason| reason.ends_with(&text))
+        {
             continue; // Already the first reason.
         }
-        reasons.push(if result.muted { format!("{text} (muted)") } else { text });
+        reasons.push(if result.muted {
+            format!("{text} (muted)")
+        } else {
+            text
+        });
     }
     for group in summary.groups.iter().filter(|group| group.no_data) {
         reasons.push(format!(
@@ -275,7 +300,11 @@ pub fn judge(
     }
 
     Ok(JudgeResult {
-        judge_name: if config.judge.name.is_empty() { JUDGE_NAME.to_owned() } else { config.judge.name.clone() },
+        judge_name: if config.judge.name.is_empty() {
+            JUDGE_NAME.to_owned()
+        } else {
+            config.judge.name.clone()
+        },
         verdict: summary.verdict,
         score: ScoreResult {
             score: summary.score,

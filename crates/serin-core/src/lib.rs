@@ -4,6 +4,13 @@
 //! The entry point is [`judge()`]: a [`CanaryConfig`] and a [`MetricSet`] in, a
 //! [`JudgeResult`] (Kayenta's `judgeResult` plus a verdict and evidence) out.
 #![warn(clippy::float_cmp, clippy::suboptimal_flops)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::float_cmp,
+        reason = "tests compare against exact expected values"
+    )
+)]
 
 pub mod classify;
 pub mod config;

@@ -1,4 +1,8 @@
 //! Preprocessing of raw series before judgement: NaN strategy, then IQR outlier removal, as Kayenta does.
+#![allow(
+    clippy::suboptimal_flops,
+    reason = "plain multiply-then-add reproduces R's and Kayenta's rounding; a fused multiply-add would change the last bits"
+)]
 
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +52,11 @@ pub fn preprocess(
 ) -> Preprocessed {
     let non_finite = raw.iter().filter(|value| !value.is_finite()).count();
     let values: Vec<f64> = match nan_strategy {
-        NanStrategy::Remove => raw.iter().copied().filter(|value| value.is_finite()).collect(),
+        NanStrategy::Remove => raw
+            .iter()
+            .copied()
+            .filter(|value| value.is_finite())
+            .collect(),
         NanStrategy::Replace => raw
             .iter()
             .map(|&value| if value.is_finite() { value } else { 0.0 })
@@ -113,7 +121,10 @@ pub fn iqr_outliers(values: &[f64], factor: f64, reduce_sensitivity: bool) -> Ve
         lower = lower.min(percentile_r7(&sorted, 1.0));
         upper = upper.max(percentile_r7(&sorted, 99.0));
     }
-    values.iter().map(|&value| value < lower || value > upper).collect()
+    values
+        .iter()
+        .map(|&value| value < lower || value > upper)
+        .collect()
 }
 
 /// Flags values more than `k` population standard deviations from the mean
@@ -123,9 +134,13 @@ pub fn ksigma_outliers(values: &[f64], k: f64) -> Vec<bool> {
         return Vec::new();
     }
     let mean = crate::stats::descriptive::mean(values);
-    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / values.len() as f64;
+    let variance =
+        values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / values.len() as f64;
     let limit = k * variance.sqrt();
-    values.iter().map(|value| (value - mean).abs() > limit).collect()
+    values
+        .iter()
+        .map(|value| (value - mean).abs() > limit)
+        .collect()
 }
 
 #[cfg(test)]
@@ -147,8 +162,14 @@ mod tests {
         // tails; the P1/P99 guard (P1 = 1, P99 = 99 here) keeps all but 0 and the outlier.
         let mut values: Vec<f64> = (0..100).map(f64::from).collect();
         values.push(10_000.0);
-        let plain = iqr_outliers(&values, 0.1, false).iter().filter(|f| **f).count();
-        let guarded = iqr_outliers(&values, 0.1, true).iter().filter(|f| **f).count();
+        let plain = iqr_outliers(&values, 0.1, false)
+            .iter()
+            .filter(|f| **f)
+            .count();
+        let guarded = iqr_outliers(&values, 0.1, true)
+            .iter()
+            .filter(|f| **f)
+            .count();
         assert!(plain > 10, "{plain}");
         assert_eq!(guarded, 2);
         let result = preprocess(&values, NanStrategy::Remove, OutlierStrategy::Remove, 3.0);

@@ -1,4 +1,8 @@
 //! Validated samples: finite values, sorted once, so the statistics never re-check or re-sort.
+#![allow(
+    clippy::float_cmp,
+    reason = "ties and shortcuts are defined by exact equality, as in R and Kayenta"
+)]
 
 use thiserror::Error;
 

@@ -113,7 +113,10 @@ pub fn score(
             };
             let counted = matches!(
                 metric.classification,
-                Classification::Pass | Classification::High | Classification::Low | Classification::NodataFailMetric
+                Classification::Pass
+                    | Classification::High
+                    | Classification::Low
+                    | Classification::NodataFailMetric
             );
             if counted {
                 groups[index].2 += 1;
@@ -127,7 +130,11 @@ pub fn score(
         .into_iter()
         .map(|(name, passes, counted)| GroupScore {
             name,
-            score: if counted == 0 { 0.0 } else { 100.0 * passes as f64 / counted as f64 },
+            score: if counted == 0 {
+                0.0
+            } else {
+                100.0 * passes as f64 / counted as f64
+            },
             no_data: counted == 0,
         })
         .collect();
@@ -154,7 +161,10 @@ pub fn score(
         .iter()
         .find(|metric| metric.critical && metric.classification != Classification::Pass)
     {
-        return overridden(format!("Canary Failed: {}", critical.reason.unwrap_or("")), groups);
+        return overridden(
+            format!("Canary Failed: {}", critical.reason.unwrap_or("")),
+            groups,
+        );
     }
     let nodata = scored
         .iter()
@@ -199,8 +209,14 @@ pub fn round_half_up_2(value: f64) -> f64 {
     }
     let text = format!("{}", value.abs());
     let (whole, fraction) = text.split_once('.').unwrap_or((text.as_str(), ""));
-    let mut digits: Vec<u8> = whole.bytes().chain(fraction.bytes().chain(std::iter::repeat(b'0')).take(2)).collect();
-    let round_up = fraction.as_bytes().get(2).is_some_and(|&digit| digit >= b'5');
+    let mut digits: Vec<u8> = whole
+        .bytes()
+        .chain(fraction.bytes().chain(std::iter::repeat(b'0')).take(2))
+        .collect();
+    let round_up = fraction
+        .as_bytes()
+        .get(2)
+        .is_some_and(|&digit| digit >= b'5');
     if round_up {
         let mut index = digits.len();
         loop {

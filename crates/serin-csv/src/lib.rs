@@ -144,9 +144,14 @@ pub fn read_pair(
     let mut done = 0u64;
     for (path, scope) in [(baseline, Scope::Baseline), (canary, Scope::Canary)] {
         let before = done;
-        let read = read_into(open(path)?, path, Some(scope), options, &mut loaded, &mut |bytes| {
-            progress(before + bytes)
-        })?;
+        let read = read_into(
+            open(path)?,
+            path,
+            Some(scope),
+            options,
+            &mut loaded,
+            &mut |bytes| progress(before + bytes),
+        )?;
         done += read;
     }
     Ok(loaded)
@@ -155,7 +160,14 @@ pub fn read_pair(
 /// Reads CSV from any reader; `name` is used in error messages.
 pub fn read_long_from(reader: impl Read, name: &Path) -> Result<LoadedMetrics, CsvError> {
     let mut loaded = LoadedMetrics::default();
-    read_into(reader, name, None, ReadOptions::default(), &mut loaded, &mut |_| {})?;
+    read_into(
+        reader,
+        name,
+        None,
+        ReadOptions::default(),
+        &mut loaded,
+        &mut |_| {},
+    )?;
     Ok(loaded)
 }
 
@@ -199,7 +211,11 @@ impl Columns {
         };
         Ok(Self {
             metric: find("metric")?,
-            scope: if fixed_scope.is_some() { None } else { Some(find("scope")?) },
+            scope: if fixed_scope.is_some() {
+                None
+            } else {
+                Some(find("scope")?)
+            },
             timestamp: find("timestamp")?,
             value: find("value")?,
             names,
@@ -210,7 +226,11 @@ impl Columns {
     /// duplicate or odd header names cannot confuse polars.
     fn schema(&self) -> Schema {
         Schema::from_iter((0..self.names.len()).map(|index| {
-            let dtype = if index == self.value { DataType::Float64 } else { DataType::String };
+            let dtype = if index == self.value {
+                DataType::Float64
+            } else {
+                DataType::String
+            };
             Field::new(PlSmallStr::from(format!("c{index}")), dtype)
         }))
     }
@@ -229,12 +249,24 @@ fn read_into(
         source,
     };
     let mut rows = RowReader::new(reader, options.chunk_bytes);
-    let mut chunk = rows.next_chunk().map_err(io_error)?.ok_or_else(|| CsvError::Empty {
-        path: path.to_owned(),
-    })?;
+    let mut chunk = rows
+        .next_chunk()
+        .map_err(io_error)?
+        .ok_or_else(|| CsvError::Empty {
+            path: path.to_owned(),
+        })?;
     // The first row is the header; the rest of the chunk is data.
-    let header_end = chunk.bytes.iter().position(|&b| b == b'\n').unwrap_or(chunk.bytes.len());
-    let columns = Columns::from_header(&chunk.bytes[..header_end], chunk.lines[0], path, fixed_scope)?;
+    let header_end = chunk
+        .bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(chunk.bytes.len());
+    let columns = Columns::from_header(
+        &chunk.bytes[..header_end],
+        chunk.lines[0],
+        path,
+        fixed_scope,
+    )?;
     chunk.bytes.drain(..=header_end.min(chunk.bytes.len() - 1));
     chunk.lines.remove(0);
     let schema = Arc::new(columns.schema());
@@ -276,13 +308,21 @@ fn row_error(path: &Path, line: u64, message: impl Into<String>) -> CsvError {
 fn locate_error(chunk: &RowChunk, columns: &Columns, path: &Path, message: String) -> CsvError {
     let mut start = 0;
     for &line in &chunk.lines {
-        let end = start + chunk.bytes[start..].iter().position(|&b| b == b'\n').unwrap_or(0);
+        let end = start
+            + chunk.bytes[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(0);
         let fields = split_fields(&chunk.bytes[start..end]);
         if fields.len() != columns.names.len() {
             return row_error(
                 path,
                 line,
-                format!("expected {} fields, found {}", columns.names.len(), fields.len()),
+                format!(
+                    "expected {} fields, found {}",
+                    columns.names.len(),
+                    fields.len()
+                ),
             );
         }
         if let Err(reason) = parse_value(Some(fields[columns.value].as_str())) {
@@ -293,7 +333,10 @@ fn locate_error(chunk: &RowChunk, columns: &Columns, path: &Path, message: Strin
     row_error(
         path,
         chunk.lines.first().copied().unwrap_or(0),
-        format!("could not parse rows up to line {}: {message}", chunk.lines.last().copied().unwrap_or(0)),
+        format!(
+            "could not parse rows up to line {}: {message}",
+            chunk.lines.last().copied().unwrap_or(0)
+        ),
     )
 }
 
@@ -332,7 +375,8 @@ fn append_rows(
     loaded: &mut LoadedMetrics,
 ) -> Result<(), CsvError> {
     let column = |index: usize| frame.columns()[index].as_materialized_series().clone();
-    let internal = |error: polars::error::PolarsError| row_error(path, chunk.lines[0], error.to_string());
+    let internal =
+        |error: polars::error::PolarsError| row_error(path, chunk.lines[0], error.to_string());
     let metric_series = column(columns.metric);
     let metrics = metric_series.str().map_err(internal)?;
     let timestamp_series = column(columns.timestamp);
@@ -348,7 +392,11 @@ fn append_rows(
         return Err(row_error(
             path,
             chunk.lines[0],
-            format!("parsed {} rows from {} lines", frame.height(), chunk.lines.len()),
+            format!(
+                "parsed {} rows from {} lines",
+                frame.height(),
+                chunk.lines.len()
+            ),
         ));
     }
     for (row, &line) in chunk.lines.iter().enumerate() {

@@ -54,7 +54,10 @@ impl<R: Read> RowReader<R> {
                 match self.buffer[index] {
                     b'"' => in_quotes = !in_quotes,
                     b'\n' if !in_quotes => {
-                        let rows_before = self.buffer[row_start..index].iter().filter(|&&b| b == b'\n').count();
+                        let rows_before = self.buffer[row_start..index]
+                            .iter()
+                            .filter(|&&b| b == b'\n')
+                            .count();
                         self.push_row(&mut chunk, row_start, index);
                         self.line += 1 + rows_before as u64;
                         row_start = index + 1;
@@ -131,7 +134,9 @@ pub(crate) fn split_fields(row: &[u8]) -> Vec<String> {
                 index += 1;
             }
             b'"' => in_quotes = !in_quotes,
-            b',' if !in_quotes => fields.push(String::from_utf8_lossy(&std::mem::take(&mut field)).into_owned()),
+            b',' if !in_quotes => {
+                fields.push(String::from_utf8_lossy(&std::mem::take(&mut field)).into_owned())
+            }
             _ => field.push(byte),
         }
         index += 1;
@@ -169,11 +174,18 @@ mod tests {
         assert!(chunks.len() > 10);
         let lines: Vec<u64> = chunks.iter().flat_map(|c| c.1.clone()).collect();
         assert_eq!(lines, (1..=5000).collect::<Vec<u64>>());
-        assert!(chunks.iter().all(|c| c.0.ends_with('\n') && c.0.lines().count() == c.1.len()));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.0.ends_with('\n') && c.0.lines().count() == c.1.len())
+        );
     }
 
     #[test]
     fn splits_quoted_fields() {
-        assert_eq!(split_fields(br#"a,"b,c","d""e",""#), vec!["a", "b,c", "d\"e", ""]);
+        assert_eq!(
+            split_fields(br#"a,"b,c","d""e",""#),
+            vec!["a", "b,c", "d\"e", ""]
+        );
     }
 }

@@ -37,12 +37,27 @@ fn malformed_input_names_file_and_line() {
     let header = "metric,scope,timestamp,value\n";
     let cases = [
         ("", "m.csv: file is empty"),
-        ("metric,timestamp,value\n", "m.csv:1: missing column 'scope'"),
-        ("\n\nmetric,scope,value\n", "m.csv:3: missing column 'timestamp'"),
+        (
+            "metric,timestamp,value\n",
+            "m.csv:1: missing column 'scope'",
+        ),
+        (
+            "\n\nmetric,scope,value\n",
+            "m.csv:3: missing column 'timestamp'",
+        ),
         ("m,canary,1,abc\n", "m.csv:2: value 'abc' is not a number"),
-        ("m,canary,1,1\nm,canary,2,2,9\n", "m.csv:3: expected 4 fields, found 5"),
-        ("m,prod,1,1\n", "m.csv:2: scope 'prod' is not baseline, canary, control or experiment"),
-        ("m,canary,yesterday,1\n", "m.csv:2: timestamp 'yesterday' is neither RFC 3339 nor epoch seconds"),
+        (
+            "m,canary,1,1\nm,canary,2,2,9\n",
+            "m.csv:3: expected 4 fields, found 5",
+        ),
+        (
+            "m,prod,1,1\n",
+            "m.csv:2: scope 'prod' is not baseline, canary, control or experiment",
+        ),
+        (
+            "m,canary,yesterday,1\n",
+            "m.csv:2: timestamp 'yesterday' is neither RFC 3339 nor epoch seconds",
+        ),
         (",canary,1,1\n", "m.csv:2: missing metric name"),
     ];
     for (body, want) in cases {
@@ -53,7 +68,10 @@ fn malformed_input_names_file_and_line() {
         };
         let error = read(&text).expect_err(body);
         let message = error.to_string();
-        assert!(message.starts_with(want), "{body:?}: got {message:?}, want {want:?}");
+        assert!(
+            message.starts_with(want),
+            "{body:?}: got {message:?}, want {want:?}"
+        );
     }
 }
 
@@ -66,9 +84,19 @@ fn bad_row_in_a_later_chunk_reports_its_own_line() {
     text.push_str("m,canary,1,oops\n");
     let mut loaded = LoadedMetrics::default();
     let options = ReadOptions { chunk_bytes: 4096 };
-    let error = read_into(text.as_bytes(), Path::new("big.csv"), None, options, &mut loaded, &mut |_| {})
-        .unwrap_err();
-    assert_eq!(error.to_string(), "big.csv:20002: value 'oops' is not a number");
+    let error = read_into(
+        text.as_bytes(),
+        Path::new("big.csv"),
+        None,
+        options,
+        &mut loaded,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "big.csv:20002: value 'oops' is not a number"
+    );
 }
 
 #[test]
@@ -81,13 +109,26 @@ fn chunked_reading_keeps_every_value_and_reports_progress() {
     let mut loaded = LoadedMetrics::default();
     let mut calls = Vec::new();
     let options = ReadOptions { chunk_bytes: 8192 };
-    let total = read_into(text.as_bytes(), Path::new("p.csv"), None, options, &mut loaded, &mut |b| calls.push(b))
-        .unwrap();
+    let total = read_into(
+        text.as_bytes(),
+        Path::new("p.csv"),
+        None,
+        options,
+        &mut loaded,
+        &mut |b| calls.push(b),
+    )
+    .unwrap();
     assert_eq!(total, text.len() as u64);
     assert!(calls.len() > 10 && calls.windows(2).all(|w| w[0] <= w[1]));
     let cpu = loaded.metrics.get("cpu").unwrap();
     assert_eq!((cpu.baseline.len(), cpu.canary.len()), (15_000, 15_000));
-    assert_eq!(cpu.canary.iter().sum::<f64>(), (0..30_000).filter(|i| i % 2 == 1).map(f64::from).sum::<f64>());
+    assert_eq!(
+        cpu.canary.iter().sum::<f64>(),
+        (0..30_000)
+            .filter(|i| i % 2 == 1)
+            .map(f64::from)
+            .sum::<f64>()
+    );
 }
 
 #[test]
@@ -100,8 +141,17 @@ fn pair_files_take_their_scope_from_the_file() {
     std::fs::write(&canary, "metric,timestamp,value\nlat,1,3\n").unwrap();
     let loaded = read_pair(&baseline, &canary, ReadOptions::default(), &mut |_| {}).unwrap();
     let lat = loaded.metrics.get("lat").unwrap();
-    assert_eq!((lat.baseline.clone(), lat.canary.clone()), (vec![1.0, 2.0], vec![3.0]));
-    let missing = read_pair(&dir.join("nope.csv"), &canary, ReadOptions::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(
+        (lat.baseline.clone(), lat.canary.clone()),
+        (vec![1.0, 2.0], vec![3.0])
+    );
+    let missing = read_pair(
+        &dir.join("nope.csv"),
+        &canary,
+        ReadOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(missing.to_string().contains("nope.csv"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

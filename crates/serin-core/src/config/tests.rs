@@ -48,19 +48,39 @@ fn reads_a_kayenta_config_as_it_is() {
     assert_eq!(config.name, "MySampleStackdriverCanaryConfig");
     assert_eq!(config.judge.name, JUDGE_NAME);
     let settings = &config.judge.judge_configurations;
-    assert_eq!((settings.tolerance, settings.conf_level, settings.min_samples), (0.25, 0.98, DEFAULT_MIN_SAMPLES));
+    assert_eq!(
+        (
+            settings.tolerance,
+            settings.conf_level,
+            settings.min_samples
+        ),
+        (0.25, 0.98, DEFAULT_MIN_SAMPLES)
+    );
     let canary = &config.metrics[0].analysis_configurations.canary;
     assert_eq!(canary.direction, Direction::Increase);
     assert_eq!(canary.nan_strategy, NanStrategy::Replace);
     assert!(canary.critical && !canary.must_have_data && !canary.muted);
     let thresholds = canary.effect_size.thresholds();
     assert_eq!(
-        (thresholds.allowed_increase, thresholds.allowed_decrease, thresholds.critical_increase),
+        (
+            thresholds.allowed_increase,
+            thresholds.allowed_decrease,
+            thresholds.critical_increase
+        ),
         (1.0, 1.0, 1.5)
     );
-    assert_eq!((canary.outliers.strategy, canary.outliers.outlier_factor), (OutlierStrategy::Remove, 2.0));
+    assert_eq!(
+        (canary.outliers.strategy, canary.outliers.outlier_factor),
+        (OutlierStrategy::Remove, 2.0)
+    );
     assert_eq!(config.classifier.group_weights["system"], 100.0);
-    assert_eq!(config.classifier.score_thresholds, Some(ScoreThresholds { pass: 90.0, marginal: 50.0 }));
+    assert_eq!(
+        config.classifier.score_thresholds,
+        Some(ScoreThresholds {
+            pass: 90.0,
+            marginal: 50.0
+        })
+    );
     assert_eq!(config.templates["my-template"], "job=\"${scope}\"");
     // Unknown fields survive in the raw document.
     assert_eq!(config.raw["createdTimestamp"], json!(1_510_247_823_000_u64));
@@ -82,7 +102,14 @@ fn defaults_follow_kayenta_and_cles_uses_half() {
     assert_eq!(canary.effect_size.thresholds().allowed_increase, 0.5);
     let settings = &config.judge.judge_configurations;
     assert_eq!(settings.interval_method, IntervalMethod::Exact);
-    assert_eq!((settings.tolerance, settings.conf_level, settings.min_samples), (0.1, 0.95, 0));
+    assert_eq!(
+        (
+            settings.tolerance,
+            settings.conf_level,
+            settings.min_samples
+        ),
+        (0.1, 0.95, 0)
+    );
 }
 
 #[test]
@@ -113,5 +140,8 @@ fn invalid_values_name_their_json_path() {
 #[test]
 fn malformed_json_reports_where() {
     let error = CanaryConfig::from_json("{\"metrics\": [").unwrap_err();
-    assert!(error.to_string().starts_with(".: EOF while parsing"), "{error}");
+    assert!(
+        error.to_string().starts_with(".: EOF while parsing"),
+        "{error}"
+    );
 }

@@ -1,4 +1,8 @@
 //! Effect sizes of the canary against the baseline: mean ratio, CLES and Cohen's d, as Kayenta defines them.
+#![allow(
+    clippy::suboptimal_flops,
+    reason = "plain multiply-then-add reproduces R's and Kayenta's rounding; a fused multiply-add would change the last bits"
+)]
 
 use serde::Serialize;
 
@@ -21,8 +25,11 @@ pub struct EffectSizes {
 /// Canary mean over baseline mean, or `None` when either mean is 0 (Kayenta gives NaN).
 pub fn mean_ratio(canary: &[f64], baseline: &[f64]) -> Option<f64> {
     let (canary_mean, baseline_mean) = (mean(canary), mean(baseline));
-    (canary_mean != 0.0 && baseline_mean != 0.0 && canary_mean.is_finite() && baseline_mean.is_finite())
-        .then(|| canary_mean / baseline_mean)
+    (canary_mean != 0.0
+        && baseline_mean != 0.0
+        && canary_mean.is_finite()
+        && baseline_mean.is_finite())
+    .then(|| canary_mean / baseline_mean)
 }
 
 impl EffectSizes {
@@ -30,8 +37,10 @@ impl EffectSizes {
     pub fn new(canary: &[f64], baseline: &[f64], u_canary: f64) -> Self {
         let (x, y) = (Descriptive::of(canary), Descriptive::of(baseline));
         let (n, m) = (x.count as f64, y.count as f64);
-        let pooled_variance = ((n - 1.0) * x.std * x.std + (m - 1.0) * y.std * y.std) / (n + m - 2.0);
-        let cohens_d = (pooled_variance > 0.0).then(|| (x.mean - y.mean).abs() / pooled_variance.sqrt());
+        let pooled_variance =
+            ((n - 1.0) * x.std * x.std + (m - 1.0) * y.std * y.std) / (n + m - 2.0);
+        let cohens_d =
+            (pooled_variance > 0.0).then(|| (x.mean - y.mean).abs() / pooled_variance.sqrt());
         Self {
             mean_ratio: mean_ratio(canary, baseline),
             cles: u_canary / (n * m),

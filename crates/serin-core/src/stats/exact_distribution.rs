@@ -1,4 +1,8 @@
 //! The exact null distribution of the Mann-Whitney U statistic for small samples without ties.
+#![allow(
+    clippy::suboptimal_flops,
+    reason = "plain multiply-then-add reproduces R's and Kayenta's rounding; a fused multiply-add would change the last bits"
+)]
 
 /// Per-side size below which the automatic rule uses the exact distribution.
 ///

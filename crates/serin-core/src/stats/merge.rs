@@ -1,4 +1,8 @@
 //! One merge pass over two sorted samples: the Mann-Whitney U of `x - shift` against `y` and the tie term.
+#![allow(
+    clippy::float_cmp,
+    reason = "ties and shortcuts are defined by exact equality, as in R and Kayenta"
+)]
 
 /// What one merge of `x - shift` with `y` tells: U for `x` and the ties of the pooled sample.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,4 +1,12 @@
 //! Brent's root finder (Brent 1973, the `zeroin` of Forsythe, Malcolm and Moler), as R's `uniroot` uses.
+#![allow(
+    clippy::float_cmp,
+    reason = "ties and shortcuts are defined by exact equality, as in R and Kayenta"
+)]
+#![allow(
+    clippy::suboptimal_flops,
+    reason = "plain multiply-then-add reproduces R's and Kayenta's rounding; a fused multiply-add would change the last bits"
+)]
 
 /// A root found by [`zeroin`], with the work it took.
 #[derive(Debug, Clone, Copy, PartialEq)]

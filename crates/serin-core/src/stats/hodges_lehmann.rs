@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::sample::Sample;
 use crate::stats::exact_distribution::ExactDistribution;
 use crate::stats::mann_whitney::{PValueMethod, exact_is_used, sign, u_sigma};
-use crate::stats::merge::{merge_summary, within_tie_sum};
+use crate::stats::merge::{MergeSummary, ShiftCounter, merge_summary, within_tie_sum};
 use crate::stats::normal;
 use crate::stats::selection::PairwiseDifferences;
 use crate::stats::zeroin::zeroin;
@@ -99,8 +99,20 @@ struct ShiftedStatistic<'a> {
 
 impl ShiftedStatistic<'_> {
     fn evaluate(&self, shift: f64, z_target: f64) -> Result<f64, IntervalError> {
-        let (n, m) = (self.x.len(), self.y.len());
-        let summary = merge_summary(self.x, shift, self.y);
+        Self::standardise(
+            self.x.len(),
+            self.y.len(),
+            merge_summary(self.x, shift, self.y),
+            z_target,
+        )
+    }
+
+    fn standardise(
+        n: usize,
+        m: usize,
+        summary: MergeSummary,
+        z_target: f64,
+    ) -> Result<f64, IntervalError> {
         let centred = summary.u_x - (n * m) as f64 / 2.0;
         let sigma = u_sigma(n, m, summary.tie_sum);
         if sigma == 0.0 {
@@ -112,9 +124,25 @@ impl ShiftedStatistic<'_> {
     /// Brent's method on `[low, high]`; inside the bracket sigma cannot be 0 (ties
     /// between the samples appear only at isolated shifts), so an evaluation error
     /// cannot happen there; it maps to NaN defensively rather than panicking.
+    ///
+    /// The statistic is non-increasing in the shift, so every evaluation narrows the
+    /// bracket; the [`ShiftCounter`] uses that to compare only undecided pairs.
     fn solve(&self, low: f64, high: f64, f_low: f64, f_high: f64, z_target: f64) -> f64 {
+        let (n, m) = (self.x.len(), self.y.len());
+        let mut counter = ShiftCounter::new(self.x, self.y);
+        let (mut above, mut below) = (low, high);
         zeroin(
-            |shift| self.evaluate(shift, z_target).unwrap_or(f64::NAN),
+            |shift| {
+                let value =
+                    Self::standardise(n, m, counter.count(shift), z_target).unwrap_or(f64::NAN);
+                if value > 0.0 {
+                    above = above.max(shift);
+                } else if value < 0.0 {
+                    below = below.min(shift);
+                }
+                counter.narrow(above, below);
+                value
+            },
             low,
             high,
             f_low,

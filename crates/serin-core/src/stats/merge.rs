@@ -49,6 +49,140 @@ pub(crate) fn merge_summary(x: &[f64], shift: f64, y: &[f64]) -> MergeSummary {
     }
 }
 
+/// Counts U and ties of `x - shift` against `y` for the many shifts a root finder
+/// tries, exactly as [`merge_summary`] would, but cheaper once the root is bracketed.
+///
+/// For shifts inside a band `[low, high]`, every `x_i - shift` lies between
+/// `x_i - high` and `x_i - low` (IEEE subtraction is monotone), so each pair whose
+/// `y_j` falls outside that range is decided for the whole band; only the pairs in
+/// between are compared per shift. The shortcut is taken only when it provably gives
+/// the same answer: no two distinct `x` values can round together after the shift,
+/// and no `x_i - shift` equals a `y_j` (else the full merge runs).
+pub(crate) struct ShiftCounter<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+    within_ties: f64,
+    /// Smallest gap between distinct consecutive `x` values.
+    x_gap: f64,
+    band: Option<Band>,
+    /// Bracket width at the last attempt to build a band.
+    attempted_width: f64,
+}
+
+/// Pairs decided for every shift in `[low, high]`, and the rows still to compare.
+struct Band {
+    low: f64,
+    high: f64,
+    /// 2U from the pairs counted for the whole band.
+    base_twice_u: u128,
+    /// (row, first undecided y, end of undecided y).
+    rows: Vec<(usize, usize, usize)>,
+}
+
+impl<'a> ShiftCounter<'a> {
+    pub(crate) fn new(x: &'a [f64], y: &'a [f64]) -> Self {
+        let x_gap = x
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .filter(|gap| *gap > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        Self {
+            x,
+            y,
+            within_ties: within_tie_sum(x) + within_tie_sum(y),
+            x_gap,
+            band: None,
+            attempted_width: f64::INFINITY,
+        }
+    }
+
+    /// U and the tie sum at `shift`, identical to `merge_summary(x, shift, y)`.
+    pub(crate) fn count(&self, shift: f64) -> MergeSummary {
+        if let Some(band) = &self.band
+            && band.low <= shift
+            && shift <= band.high
+            && let Some(twice_u) = band.twice_u(self.x, self.y, shift)
+        {
+            return MergeSummary {
+                u_x: twice_u as f64 / 2.0,
+                tie_sum: self.within_ties,
+            };
+        }
+        merge_summary(self.x, shift, self.y)
+    }
+
+    /// Tells the counter that the shifts still to come lie in `[low, high]`; it
+    /// builds a band when the bracket has shrunk eightfold since the last try.
+    pub(crate) fn narrow(&mut self, low: f64, high: f64) {
+        let width = high - low;
+        if !(width >= 0.0) || width > self.attempted_width / 8.0 {
+            return;
+        }
+        self.attempted_width = width;
+        if let Some(band) = Band::build(self.x, self.y, low, high, self.x_gap) {
+            self.band = Some(band);
+        }
+    }
+}
+
+impl Band {
+    fn build(x: &[f64], y: &[f64], low: f64, high: f64, x_gap: f64) -> Option<Self> {
+        let (n, m) = (x.len(), y.len());
+        // Distinct x values must stay distinct after any shift in the band: each
+        // rounding moves a value by at most EPSILON · |value| / 2.
+        let largest = [x[0] - low, x[0] - high, x[n - 1] - low, x[n - 1] - high]
+            .into_iter()
+            .fold(0.0f64, |acc, v| acc.max(v.abs()));
+        if !(x_gap > 4.0 * f64::EPSILON * largest) {
+            return None;
+        }
+        let limit = n + m;
+        let (mut start, mut end) = (0usize, 0usize);
+        let mut base_twice_u: u128 = 0;
+        let mut undecided = 0usize;
+        let mut rows = Vec::new();
+        for (row, &xi) in x.iter().enumerate() {
+            let (smallest, largest) = (xi - high, xi - low);
+            while start < m && y[start] < smallest {
+                start += 1;
+            }
+            end = end.max(start);
+            while end < m && y[end] <= largest {
+                end += 1;
+            }
+            base_twice_u += 2 * start as u128;
+            if end > start {
+                undecided += end - start;
+                if undecided > limit {
+                    return None;
+                }
+                rows.push((row, start, end));
+            }
+        }
+        Some(Self {
+            low,
+            high,
+            base_twice_u,
+            rows,
+        })
+    }
+
+    /// 2U at `shift`, or `None` when some `x_i - shift` equals a `y_j` (a tie
+    /// between the samples, which changes the tie sum: the full merge handles it).
+    fn twice_u(&self, x: &[f64], y: &[f64], shift: f64) -> Option<u128> {
+        let mut twice_u = self.base_twice_u;
+        for &(row, start, end) in &self.rows {
+            let value = x[row] - shift;
+            let below = start + y[start..end].partition_point(|&yj| yj < value);
+            if below < end && y[below] == value {
+                return None;
+            }
+            twice_u += 2 * (below - start) as u128;
+        }
+        Some(twice_u)
+    }
+}
+
 /// Sum of `t^3 - t` over the tie groups within one ascending sample.
 pub(crate) fn within_tie_sum(sorted: &[f64]) -> f64 {
     let mut total: u128 = 0;
@@ -104,5 +238,66 @@ mod tests {
         );
         assert_eq!(merge_summary(&[1.0, 3.0], 0.0, &[2.0]).tie_sum, 0.0);
         assert_eq!(within_tie_sum(&[1.0, 1.0, 2.0, 3.0, 3.0, 3.0]), 6.0 + 24.0);
+    }
+
+    #[test]
+    fn banded_counts_equal_full_merges() {
+        // (x, y, bands): quarter-grid data with ties everywhere, and spread data
+        // whose bands hold few undecided pairs.
+        let grid = |count: i32, step: i32, modulus: i32| -> Vec<f64> {
+            let mut values: Vec<f64> = (0..count)
+                .map(|i| f64::from((i * step) % modulus) / 4.0)
+                .collect();
+            values.sort_by(f64::total_cmp);
+            values
+        };
+        let spread = |count: i32, scale: f64| -> Vec<f64> {
+            (0..count).map(|i| f64::from(i) * scale).collect()
+        };
+        let cases: [(Vec<f64>, Vec<f64>, Vec<(f64, f64)>); 2] = [
+            (
+                grid(300, 37, 101),
+                grid(250, 53, 89),
+                vec![(-30.0, 40.0), (-1.0, 3.0), (1.26, 1.49)],
+            ),
+            (
+                spread(300, 0.25),
+                spread(250, 0.3),
+                vec![(-80.0, 80.0), (10.0, 20.0), (14.9, 15.3), (15.0, 15.05)],
+            ),
+        ];
+        let mut checked_in_band = 0;
+        for (x, y, bands) in &cases {
+            let mut counter = ShiftCounter::new(x, y);
+            for &(low, high) in bands {
+                counter.narrow(low, high);
+                // Evenly spaced shifts, plus exact pairwise differences (ties between
+                // the samples, which must fall back to the full merge).
+                let mut shifts: Vec<f64> = (0..=40)
+                    .map(|k| low + (high - low) * f64::from(k) / 40.0)
+                    .collect();
+                shifts.extend(
+                    x.iter()
+                        .flat_map(|a| y.iter().map(move |b| a - b))
+                        .filter(|d| (low..=high).contains(d))
+                        .take(50),
+                );
+                for shift in shifts {
+                    assert_eq!(
+                        counter.count(shift),
+                        merge_summary(x, shift, y),
+                        "shift {shift}"
+                    );
+                    if counter
+                        .band
+                        .as_ref()
+                        .is_some_and(|b| b.low <= shift && shift <= b.high)
+                    {
+                        checked_in_band += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked_in_band > 100, "{checked_in_band}");
     }
 }

@@ -1,0 +1,1 @@
+//! Empty library target: this package exists for its criterion benchmarks in `statistics.rs`.

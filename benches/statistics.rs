@@ -1,0 +1,163 @@
+//! Criterion benchmarks: Mann-Whitney U with the exact Hodges-Lehmann interval at n = m = 10², 10⁴, 10⁶,
+//! the kayenta interval, and a 50-metric judgement.
+//!
+//! Inputs are read from `target/bench-inputs/{baseline,canary}_<n>.f64` (written by
+//! `scripts/golden/bench_scipy.py --write-inputs`, so scipy times the very same
+//! numbers); when absent they are generated here from a fixed seed.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+use serin_core::stats::{
+    Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
+};
+use serin_core::{CanaryConfig, MetricPair, MetricSet, Sample, judge};
+
+/// A small deterministic generator (SplitMix64) for standalone runs.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Lognormal(ln 100, 0.5) by Box-Muller, like the scipy script's inputs.
+    fn lognormal(&mut self, count: usize, scale: f64) -> Vec<f64> {
+        (0..count)
+            .map(|_| {
+                let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                (100f64.ln() + 0.5 * z).exp() * scale
+            })
+            .collect()
+    }
+}
+
+fn inputs_dir() -> PathBuf {
+    std::env::var_os("SERIN_BENCH_INPUTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-inputs"))
+}
+
+fn read_f64(path: &PathBuf) -> Option<Vec<f64>> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        bytes
+            .chunks_exact(8)
+            .map(|chunk| f64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])))
+            .collect(),
+    )
+}
+
+/// (baseline, canary) for size `n`: the scipy script's files if present.
+fn inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let dir = inputs_dir();
+    let files = (
+        read_f64(&dir.join(format!("baseline_{n}.f64"))),
+        read_f64(&dir.join(format!("canary_{n}.f64"))),
+    );
+    if let (Some(baseline), Some(canary)) = files {
+        if baseline.len() == n && canary.len() == n {
+            return (baseline, canary);
+        }
+    }
+    eprintln!(
+        "note: {} has no inputs for n={n}; generating them",
+        dir.display()
+    );
+    let baseline = SplitMix(42).lognormal(n, 1.0);
+    let canary = SplitMix(43).lognormal(n, 1.05);
+    (baseline, canary)
+}
+
+fn mann_whitney_with_exact_interval(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mwu_exact_hl");
+    for n in [100usize, 10_000, 1_000_000] {
+        let (baseline, canary) = inputs(n);
+        group.throughput(Throughput::Elements(2 * n as u64));
+        if n >= 1_000_000 {
+            group.sample_size(10);
+        }
+        // From raw slices, sorting included, as scipy ranks from raw arrays.
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let x = Sample::new(black_box(&canary)).unwrap();
+                let y = Sample::new(black_box(&baseline)).unwrap();
+                let test = mann_whitney_u(&x, &y, Alternative::TwoSided, PValueMethod::Asymptotic);
+                let interval = hodges_lehmann(&x, &y, 0.98, IntervalMethod::Exact).unwrap();
+                black_box((
+                    test.p_value,
+                    interval.estimate,
+                    interval.lower,
+                    interval.upper,
+                ))
+            });
+        });
+    }
+    group.finish();
+}
+
+fn mann_whitney_with_kayenta_interval(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mwu_kayenta_hl");
+    for n in [100usize, 10_000] {
+        let (baseline, canary) = inputs(n);
+        group.throughput(Throughput::Elements(2 * n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let x = Sample::new(black_box(&canary)).unwrap();
+                let y = Sample::new(black_box(&baseline)).unwrap();
+                let test = mann_whitney_u(&x, &y, Alternative::TwoSided, PValueMethod::Asymptotic);
+                let interval = hodges_lehmann(&x, &y, 0.98, IntervalMethod::Kayenta).unwrap();
+                black_box((test.p_value, interval.estimate))
+            });
+        });
+    }
+    group.finish();
+}
+
+fn judgement_of_50_metrics(c: &mut Criterion) {
+    const METRICS: usize = 50;
+    const POINTS: usize = 1000;
+    let metrics: Vec<_> = (0..METRICS)
+        .map(|i| {
+            json!({
+                "name": format!("metric_{i}"),
+                "groups": [format!("group_{}", i % 5)],
+                "analysisConfigurations": {"canary": {"direction": if i % 2 == 0 { "increase" } else { "either" }}}
+            })
+        })
+        .collect();
+    let config = CanaryConfig::from_value(json!({"name": "bench", "metrics": metrics})).unwrap();
+    let mut data = MetricSet::default();
+    for i in 0..METRICS {
+        let mut rng = SplitMix(i as u64);
+        let shift = if i % 10 == 0 { 1.3 } else { 1.0 };
+        data.insert(
+            format!("metric_{i}"),
+            MetricPair {
+                baseline: rng.lognormal(POINTS, 1.0),
+                canary: rng.lognormal(POINTS, shift),
+            },
+        );
+    }
+    let mut group = c.benchmark_group("judge");
+    group.throughput(Throughput::Elements((METRICS * 2 * POINTS) as u64));
+    group.bench_function("50_metrics_x_2_x_1000_points", |b| {
+        b.iter(|| black_box(judge(&config, black_box(&data), None).unwrap().score.score));
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    mann_whitney_with_exact_interval,
+    mann_whitney_with_kayenta_interval,
+    judgement_of_50_metrics
+);
+criterion_main!(benches);

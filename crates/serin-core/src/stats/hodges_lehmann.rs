@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::sample::Sample;
 use crate::stats::exact_distribution::ExactDistribution;
 use crate::stats::mann_whitney::{PValueMethod, exact_is_used, sign, u_sigma};
-use crate::stats::merge::{MergeSummary, ShiftCounter, merge_summary, within_tie_sum};
+use crate::stats::merge::{MergeSummary, ShiftCounter, within_tie_sum};
 use crate::stats::normal;
 use crate::stats::selection::PairwiseDifferences;
 use crate::stats::zeroin::zeroin;
@@ -95,16 +95,31 @@ pub fn hodges_lehmann(
 struct ShiftedStatistic<'a> {
     x: &'a [f64],
     y: &'a [f64],
+    /// Shared counting state (tie sums, gaps), computed once per interval.
+    counter: ShiftCounter<'a>,
 }
 
-impl ShiftedStatistic<'_> {
+/// The search bracket (smallest and largest pairwise difference) and the counts
+/// there, shared by the three roots.
+struct Ends {
+    low: f64,
+    high: f64,
+    low_summary: MergeSummary,
+    high_summary: MergeSummary,
+}
+
+impl<'a> ShiftedStatistic<'a> {
+    fn new(x: &'a [f64], y: &'a [f64]) -> Self {
+        Self {
+            x,
+            y,
+            counter: ShiftCounter::new(x, y),
+        }
+    }
+
+    #[cfg(test)]
     fn evaluate(&self, shift: f64, z_target: f64) -> Result<f64, IntervalError> {
-        Self::standardise(
-            self.x.len(),
-            self.y.len(),
-            merge_summary(self.x, shift, self.y),
-            z_target,
-        )
+        Self::standardise(self.x.len(), self.y.len(), self.counter.count(shift), z_target)
     }
 
     fn standardise(
@@ -121,50 +136,53 @@ impl ShiftedStatistic<'_> {
         Ok((centred - 0.5 * sign(centred)) / sigma - z_target)
     }
 
-    /// Brent's method on `[low, high]`; inside the bracket sigma cannot be 0 (ties
-    /// between the samples appear only at isolated shifts), so an evaluation error
-    /// cannot happen there; it maps to NaN defensively rather than panicking.
+    /// Brent's method on the bracket, given the counts at both ends; inside it sigma
+    /// cannot be 0 (ties between the samples appear only at isolated shifts), so an
+    /// evaluation error cannot happen there; it maps to NaN defensively rather than
+    /// panicking.
     ///
     /// The statistic is non-increasing in the shift, so every evaluation narrows the
     /// bracket; the [`ShiftCounter`] uses that to compare only undecided pairs.
-    fn solve(&self, low: f64, high: f64, f_low: f64, f_high: f64, z_target: f64) -> f64 {
+    fn solve(&self, ends: &Ends, z_target: f64) -> Result<f64, IntervalError> {
         let (n, m) = (self.x.len(), self.y.len());
-        let mut counter = ShiftCounter::new(self.x, self.y);
-        let (mut above, mut below) = (low, high);
-        zeroin(
+        let f_low = Self::standardise(n, m, ends.low_summary, z_target)?;
+        let f_high = Self::standardise(n, m, ends.high_summary, z_target)?;
+        let mut counter = self.counter.clone();
+        let mut above = (ends.low, ends.low_summary.u_x);
+        let mut below = (ends.high, ends.high_summary.u_x);
+        let root = zeroin(
             |shift| {
-                let value =
-                    Self::standardise(n, m, counter.count(shift), z_target).unwrap_or(f64::NAN);
-                if value > 0.0 {
-                    above = above.max(shift);
-                } else if value < 0.0 {
-                    below = below.min(shift);
+                let summary = counter.count(shift);
+                let value = Self::standardise(n, m, summary, z_target).unwrap_or(f64::NAN);
+                if value > 0.0 && shift > above.0 {
+                    above = (shift, summary.u_x);
+                } else if value < 0.0 && shift < below.0 {
+                    below = (shift, summary.u_x);
                 }
-                counter.narrow(above, below);
+                counter.narrow(above.0, below.0, above.1, below.1);
                 value
             },
-            low,
-            high,
+            ends.low,
+            ends.high,
             f_low,
             f_high,
             KAYENTA_ROOT_TOLERANCE,
             KAYENTA_MAX_ITERATIONS,
-        )
-        .value
+        );
+        Ok(root.value)
     }
 
     /// An interval end: the bracket end itself when the statistic does not cross
     /// `z_target` inside it, else the root.
-    fn interval_end(&self, low: f64, high: f64, z_target: f64) -> Result<f64, IntervalError> {
-        let f_low = self.evaluate(low, z_target)?;
-        let f_high = self.evaluate(high, z_target)?;
-        if f_low <= 0.0 {
-            return Ok(low);
+    fn interval_end(&self, ends: &Ends, z_target: f64) -> Result<f64, IntervalError> {
+        let (n, m) = (self.x.len(), self.y.len());
+        if Self::standardise(n, m, ends.low_summary, z_target)? <= 0.0 {
+            return Ok(ends.low);
         }
-        if f_high >= 0.0 {
-            return Ok(high);
+        if Self::standardise(n, m, ends.high_summary, z_target)? >= 0.0 {
+            return Ok(ends.high);
         }
-        Ok(self.solve(low, high, f_low, f_high, z_target))
+        self.solve(ends, z_target)
     }
 }
 
@@ -179,16 +197,17 @@ fn kayenta_interval(
     let alpha = 1.0 - confidence;
     let low = x.min() - y.max();
     let high = x.max() - y.min();
-    let statistic = ShiftedStatistic {
-        x: x.sorted(),
-        y: y.sorted(),
+    let statistic = ShiftedStatistic::new(x.sorted(), y.sorted());
+    let ends = Ends {
+        low,
+        high,
+        low_summary: statistic.counter.count(low),
+        high_summary: statistic.counter.count(high),
     };
     let z = normal::quantile(1.0 - alpha / 2.0);
-    let lower = statistic.interval_end(low, high, z)?;
-    let upper = statistic.interval_end(low, high, -z)?;
-    let f_low = statistic.evaluate(low, 0.0)?;
-    let f_high = statistic.evaluate(high, 0.0)?;
-    let estimate = statistic.solve(low, high, f_low, f_high, 0.0);
+    let lower = statistic.interval_end(&ends, z)?;
+    let upper = statistic.interval_end(&ends, -z)?;
+    let estimate = statistic.solve(&ends, 0.0)?;
     Ok(HodgesLehmann {
         estimate,
         lower,
@@ -324,10 +343,7 @@ mod tests {
                         Sample::new(&values(case, "x")).unwrap(),
                         Sample::new(&values(case, "y")).unwrap(),
                     );
-                    let statistic = ShiftedStatistic {
-                        x: x.sorted(),
-                        y: y.sorted(),
-                    };
+                    let statistic = ShiftedStatistic::new(x.sorted(), y.sorted());
                     for evaluation in case["evaluations"].as_array().unwrap() {
                         let got = statistic
                             .evaluate(
@@ -387,10 +403,7 @@ mod tests {
                         name,
                     );
                     if case["kind"] == "intermediate_values" {
-                        let statistic = ShiftedStatistic {
-                            x: x.sorted(),
-                            y: y.sorted(),
-                        };
+                        let statistic = ShiftedStatistic::new(x.sorted(), y.sorted());
                         let (low, high) = (x.min() - y.max(), x.max() - y.min());
                         close(low, expected["mumin"].as_f64().unwrap(), 1e-12, "mumin");
                         close(high, expected["mumax"].as_f64().unwrap(), 1e-12, "mumax");

@@ -4,17 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools. The judgement engine needs no system packages; later parts of the suite
-# (a real Prometheus, a real nginx) add theirs here.
-need_apt=()
-command -v python3 >/dev/null || need_apt+=(python3)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-  else
-    sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-  fi
-fi
+# Tools. The judgement engine and its tests need no system packages; later parts
+# of the suite (a real Prometheus, a real nginx) install theirs here.
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 

@@ -13,6 +13,9 @@ pub enum SampleError {
     /// The sample holds no values.
     #[error("sample is empty")]
     Empty,
+    /// More values than the statistics index with 32 bits (about 4.3 billion).
+    #[error("sample has {0} values, more than the 4294967295 supported")]
+    TooLarge(usize),
     /// A value is NaN or infinite; preprocessing must remove or replace it first.
     #[error("sample value at index {index} is not finite ({value})")]
     NotFinite {
@@ -42,6 +45,9 @@ impl Sample {
     pub fn from_vec(mut values: Vec<f64>) -> Result<Self, SampleError> {
         if values.is_empty() {
             return Err(SampleError::Empty);
+        }
+        if u32::try_from(values.len()).is_err() {
+            return Err(SampleError::TooLarge(values.len()));
         }
         if let Some(index) = values.iter().position(|value| !value.is_finite()) {
             return Err(SampleError::NotFinite {

@@ -17,8 +17,10 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-/// Values drawn from the band per round.
-const SAMPLE_SIZE: usize = 16_384;
+/// Most values drawn from the band per round.
+const MAX_SAMPLE_SIZE: usize = 65_536;
+/// Fewest values drawn from the band per round.
+const MIN_SAMPLE_SIZE: usize = 4_096;
 /// Half-width of the pivot window around a rank's expected sample position, in
 /// standard deviations of a sample quantile; a miss only costs one more round.
 const PIVOT_MARGIN: f64 = 3.0;
@@ -40,10 +42,16 @@ struct Target {
 }
 
 /// The positions of each row that may still hold a wanted order statistic.
+///
+/// Invariant: every entry left of a row's band is smaller than every entry in any
+/// band, and every entry right of it larger; so a pivot drawn from the band has,
+/// in each row, its count of smaller entries between `left` and `right`.
+/// Positions are `u32` (a [`crate::Sample`] has at most `u32::MAX` values): the
+/// passes over the rows are bound by memory traffic.
 #[derive(Debug, Clone)]
 struct Band {
-    left: Vec<usize>,
-    right: Vec<usize>,
+    left: Vec<u32>,
+    right: Vec<u32>,
     /// Entries left of the band: all smaller than every wanted answer.
     below: u64,
     /// Entries inside the band.
@@ -51,37 +59,45 @@ struct Band {
 }
 
 impl Band {
+    /// Keeps only entries `< pivot`.
+    fn cut_above(&mut self, counts: &PivotCounts) {
+        for (right, &limit) in self.right.iter_mut().zip(&counts.less_or_equal) {
+            *right = (*right).min(limit);
+        }
+        for &(row, less) in &counts.ties {
+            let right = &mut self.right[row as usize];
+            *right = (*right).min(less);
+        }
+        self.recount();
+    }
+
+    /// Keeps only entries `> pivot`.
+    fn cut_below(&mut self, counts: &PivotCounts) {
+        for (left, &limit) in self.left.iter_mut().zip(&counts.less_or_equal) {
+            *left = (*left).max(limit);
+        }
+        self.recount();
+    }
+
     fn recount(&mut self) {
-        self.below = self.left.iter().map(|&l| l as u64).sum();
-        self.active = self
-            .left
-            .iter()
-            .zip(&self.right)
-            .map(|(&l, &r)| (r - l) as u64)
-            .sum();
-    }
-
-    /// Keeps only entries at positions below `limit` (entries `< pivot`).
-    fn cut_above(&mut self, limit: &[usize]) {
-        for ((right, left), &limit) in self.right.iter_mut().zip(&self.left).zip(limit) {
-            *right = (*right).min(limit).max(*left);
+        let (mut below, mut active) = (0u64, 0u64);
+        for (left, right) in self.left.iter_mut().zip(&self.right) {
+            *left = (*left).min(*right);
+            below += u64::from(*left);
+            active += u64::from(*right - *left);
         }
-        self.recount();
-    }
-
-    /// Keeps only entries at positions from `limit` on (entries `> pivot`).
-    fn cut_below(&mut self, limit: &[usize]) {
-        for ((left, right), &limit) in self.left.iter_mut().zip(&self.right).zip(limit) {
-            *left = (*left).max(limit).min(*right);
-        }
-        self.recount();
+        self.below = below;
+        self.active = active;
     }
 }
 
-/// Per-row counts of entries below and up to a pivot.
+/// Per-row counts of entries `<= pivot`, and the few rows where entries equal to
+/// the pivot make the `< pivot` count smaller; buffers are reused across pivots.
+#[derive(Debug, Default)]
 struct PivotCounts {
-    less: Vec<usize>,
-    less_or_equal: Vec<usize>,
+    less_or_equal: Vec<u32>,
+    /// (row, entries `< pivot`) where that differs from `less_or_equal`.
+    ties: Vec<(u32, u32)>,
     total_less: u64,
     total_less_or_equal: u64,
 }
@@ -121,23 +137,31 @@ impl<'a> PairwiseDifferences<'a> {
             .collect();
         targets.sort_by_key(|target| target.rank);
         let n = self.x.len();
-        let mut band = Band {
+        let band = Band {
             left: vec![0; n],
-            right: vec![self.y.len(); n],
+            right: vec![self.y.len() as u32; n],
             below: 0,
-            active: 0,
+            active: self.len(),
         };
-        band.recount();
         let mut rng = SmallRng::seed_from_u64(SEED);
-        self.solve(band, targets, &mut out, &mut rng);
+        let mut counts = PivotCounts::default();
+        self.solve(band, targets, &mut out, &mut rng, &mut counts);
         out
     }
 
+    /// Bands this small are enumerated and finished with `select_nth_unstable`.
     fn enumerate_limit(&self) -> u64 {
-        (4 * (self.x.len() + self.y.len()) as u64).max(1 << 16)
+        ((self.x.len() + self.y.len()) as u64 / 2).max(1 << 16)
     }
 
-    fn solve(&self, mut band: Band, mut targets: Vec<Target>, out: &mut [f64], rng: &mut SmallRng) {
+    fn solve(
+        &self,
+        mut band: Band,
+        mut targets: Vec<Target>,
+        out: &mut [f64],
+        rng: &mut SmallRng,
+        counts: &mut PivotCounts,
+    ) {
         while !targets.is_empty() {
             if band.active <= self.enumerate_limit() {
                 self.finish(&band, &targets, out);
@@ -145,34 +169,29 @@ impl<'a> PairwiseDifferences<'a> {
             }
             let pivots = self.pivots(&band, &targets, rng);
             for pivot in pivots {
-                let counts = self.count(pivot);
+                self.count(pivot, &band, counts);
                 let split = targets.partition_point(|t| t.rank <= counts.total_less);
                 let smaller: Vec<Target> = targets.drain(..split).collect();
-                let equal = targets.partition_point(|t| t.rank <= counts.total_less_or_equal);
+                let equal =
+                    targets.partition_point(|t| t.rank <= counts.total_less_or_equal);
                 for target in targets.drain(..equal) {
                     out[target.slot] = pivot;
                 }
-                if !smaller.is_empty() {
-                    let mut below_pivot = if targets.is_empty() {
-                        std::mem::replace(
-                            &mut band,
-                            Band {
-                                left: Vec::new(),
-                                right: Vec::new(),
-                                below: 0,
-                                active: 0,
-                            },
-                        )
-                    } else {
-                        band.clone()
-                    };
-                    below_pivot.cut_above(&counts.less);
-                    self.solve(below_pivot, smaller, out, rng);
+                // Cut both sides before recursing: the recursion reuses `counts`.
+                let below_pivot = (!smaller.is_empty()).then(|| {
+                    let mut below_pivot = band.clone();
+                    below_pivot.cut_above(counts);
+                    below_pivot
+                });
+                if !targets.is_empty() {
+                    band.cut_below(counts);
+                }
+                if let Some(below_pivot) = below_pivot {
+                    self.solve(below_pivot, smaller, out, rng, counts);
                 }
                 if targets.is_empty() {
                     return;
                 }
-                band.cut_below(&counts.less_or_equal);
             }
         }
     }
@@ -180,21 +199,24 @@ impl<'a> PairwiseDifferences<'a> {
     /// Draws a sample from the band and returns ascending, distinct pivots that
     /// bracket each target's expected position.
     fn pivots(&self, band: &Band, targets: &[Target], rng: &mut SmallRng) -> Vec<f64> {
-        let mut cumulative = Vec::with_capacity(band.left.len());
-        let mut running = 0u64;
-        for (&left, &right) in band.left.iter().zip(&band.right) {
-            running += (right - left) as u64;
-            cumulative.push(running);
+        // A round costs a few passes over the rows; a larger sample shrinks the band
+        // more per round, so scale it with the row count.
+        let size = ((self.x.len() + self.y.len()) / 16)
+            .clamp(MIN_SAMPLE_SIZE, MAX_SAMPLE_SIZE)
+            .min(band.active as usize);
+        // Uniform positions in the band, sorted, then located in one sweep down the rows.
+        let mut indices: Vec<u64> = (0..size).map(|_| rng.random_range(0..band.active)).collect();
+        indices.sort_unstable();
+        let mut sample = Vec::with_capacity(size);
+        let mut next = indices.iter().copied().peekable();
+        let mut before = 0u64;
+        for (row, (&left, &right)) in band.left.iter().zip(&band.right).enumerate() {
+            let after = before + u64::from(right - left);
+            while let Some(index) = next.next_if(|&index| index < after) {
+                sample.push(self.entry(row, (u64::from(left) + index - before) as usize));
+            }
+            before = after;
         }
-        let size = SAMPLE_SIZE.min(band.active as usize);
-        let mut sample: Vec<f64> = (0..size)
-            .map(|_| {
-                let index = rng.random_range(0..band.active);
-                let row = cumulative.partition_point(|&c| c <= index);
-                let before = if row == 0 { 0 } else { cumulative[row - 1] };
-                self.entry(row, band.left[row] + (index - before) as usize)
-            })
-            .collect();
         sample.sort_unstable_by(f64::total_cmp);
 
         // Window of sample indices per target, merged where windows overlap.
@@ -225,39 +247,55 @@ impl<'a> PairwiseDifferences<'a> {
         pivots
     }
 
-    /// Counts, per row, the entries `< pivot` and `<= pivot` with two pointers.
-    fn count(&self, pivot: f64) -> PivotCounts {
-        let (x, y) = (self.x, self.y);
-        let m = y.len();
-        let mut less = Vec::with_capacity(x.len());
-        let mut less_or_equal = Vec::with_capacity(x.len());
-        let (mut lt, mut le) = (m, m);
-        let (mut total_less, mut total_less_or_equal) = (0u64, 0u64);
-        for &xi in x {
-            while le > 0 && xi - y[m - le] > pivot {
+    /// Counts, per row, the entries `< pivot` and `<= pivot`, for a pivot drawn
+    /// from the band: the counts lie inside each row's band, and the `<=` count
+    /// never grows from one row to the next, so one pointer walks down the rows,
+    /// clamped to each band (which lets it skip gaps in one step).
+    fn count(&self, pivot: f64, band: &Band, counts: &mut PivotCounts) {
+        let n = self.x.len();
+        counts.less_or_equal.resize(n, 0);
+        counts.ties.clear();
+        let mut total_less_or_equal = 0u64;
+        let mut tied = 0u64;
+        let mut le = self.y.len() as u32;
+        for (row, ((&left, &right), slot)) in band
+            .left
+            .iter()
+            .zip(&band.right)
+            .zip(counts.less_or_equal.iter_mut())
+            .enumerate()
+        {
+            le = le.clamp(left, right);
+            while le > left && self.entry(row, le as usize - 1) > pivot {
                 le -= 1;
             }
-            while lt > 0 && xi - y[m - lt] >= pivot {
-                lt -= 1;
+            *slot = le;
+            total_less_or_equal += u64::from(le);
+            // Entries equal to the pivot sit just below `le`; they are rare, so
+            // look for them only when the last counted entry is one.
+            if le > left && self.entry(row, le as usize - 1) == pivot {
+                let (mut low, mut high) = (left, le);
+                while low < high {
+                    let middle = low + (high - low) / 2;
+                    if self.entry(row, middle as usize) < pivot {
+                        low = middle + 1;
+                    } else {
+                        high = middle;
+                    }
+                }
+                tied += u64::from(le - low);
+                counts.ties.push((row as u32, low));
             }
-            less.push(lt);
-            less_or_equal.push(le);
-            total_less += lt as u64;
-            total_less_or_equal += le as u64;
         }
-        PivotCounts {
-            less,
-            less_or_equal,
-            total_less,
-            total_less_or_equal,
-        }
+        counts.total_less_or_equal = total_less_or_equal;
+        counts.total_less = total_less_or_equal - tied;
     }
 
     /// Enumerates the band and answers the remaining targets exactly.
     fn finish(&self, band: &Band, targets: &[Target], out: &mut [f64]) {
         let mut values = Vec::with_capacity(band.active as usize);
         for (row, (&left, &right)) in band.left.iter().zip(&band.right).enumerate() {
-            values.extend((left..right).map(|position| self.entry(row, position)));
+            values.extend((left..right).map(|position| self.entry(row, position as usize)));
         }
         let mut start = 0usize;
         for target in targets {

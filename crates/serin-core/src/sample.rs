@@ -62,7 +62,9 @@ impl Sample {
                 *value = 0.0;
             }
         }
-        values.sort_unstable_by(f64::total_cmp);
+        // A radix sort: several times faster than a comparison sort on large
+        // samples, and it orders floats as `total_cmp` does.
+        radsort::sort(&mut values);
         Ok(Self { sorted: values })
     }
 

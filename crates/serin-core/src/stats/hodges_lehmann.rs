@@ -119,7 +119,12 @@ impl<'a> ShiftedStatistic<'a> {
 
     #[cfg(test)]
     fn evaluate(&self, shift: f64, z_target: f64) -> Result<f64, IntervalError> {
-        Self::standardise(self.x.len(), self.y.len(), self.counter.count(shift), z_target)
+        Self::standardise(
+            self.x.len(),
+            self.y.len(),
+            self.counter.count(shift),
+            z_target,
+        )
     }
 
     fn standardise(

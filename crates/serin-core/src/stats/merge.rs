@@ -157,7 +157,9 @@ impl<'a> ShiftCounter<'a> {
         }
         self.attempted_width = width;
         let band = match &self.band {
-            Some(band) if band.low <= low && high <= band.high => Some(band.narrowed(self.x, self.y, low, high)),
+            Some(band) if band.low <= low && high <= band.high => {
+                Some(band.narrowed(self.x, self.y, low, high))
+            }
             _ => Band::build(self.x, self.y, low, high),
         };
         if band.is_some() {

@@ -61,30 +61,38 @@ struct Band {
 impl Band {
     /// Keeps only entries `< pivot`.
     fn cut_above(&mut self, counts: &PivotCounts) {
-        for (right, &limit) in self.right.iter_mut().zip(&counts.less_or_equal) {
-            *right = (*right).min(limit);
+        let mut active = 0u64;
+        for ((right, &left), &limit) in self
+            .right
+            .iter_mut()
+            .zip(&self.left)
+            .zip(&counts.less_or_equal)
+        {
+            *right = (*right).min(limit).max(left);
+            active += u64::from(*right - left);
         }
         for &(row, less) in &counts.ties {
-            let right = &mut self.right[row as usize];
-            *right = (*right).min(less);
+            let row = row as usize;
+            let (left, right) = (self.left[row], &mut self.right[row]);
+            let cut = (*right).min(less).max(left);
+            active -= u64::from(*right - cut);
+            *right = cut;
         }
-        self.recount();
+        self.active = active;
     }
 
     /// Keeps only entries `> pivot`.
     fn cut_below(&mut self, counts: &PivotCounts) {
-        for (left, &limit) in self.left.iter_mut().zip(&counts.less_or_equal) {
-            *left = (*left).max(limit);
-        }
-        self.recount();
-    }
-
-    fn recount(&mut self) {
         let (mut below, mut active) = (0u64, 0u64);
-        for (left, right) in self.left.iter_mut().zip(&self.right) {
-            *left = (*left).min(*right);
+        for ((left, &right), &limit) in self
+            .left
+            .iter_mut()
+            .zip(&self.right)
+            .zip(&counts.less_or_equal)
+        {
+            *left = (*left).max(limit).min(right);
             below += u64::from(*left);
-            active += u64::from(*right - *left);
+            active += u64::from(right - *left);
         }
         self.below = below;
         self.active = active;
@@ -172,8 +180,7 @@ impl<'a> PairwiseDifferences<'a> {
                 self.count(pivot, &band, counts);
                 let split = targets.partition_point(|t| t.rank <= counts.total_less);
                 let smaller: Vec<Target> = targets.drain(..split).collect();
-                let equal =
-                    targets.partition_point(|t| t.rank <= counts.total_less_or_equal);
+                let equal = targets.partition_point(|t| t.rank <= counts.total_less_or_equal);
                 for target in targets.drain(..equal) {
                     out[target.slot] = pivot;
                 }
@@ -205,7 +212,9 @@ impl<'a> PairwiseDifferences<'a> {
             .clamp(MIN_SAMPLE_SIZE, MAX_SAMPLE_SIZE)
             .min(band.active as usize);
         // Uniform positions in the band, sorted, then located in one sweep down the rows.
-        let mut indices: Vec<u64> = (0..size).map(|_| rng.random_range(0..band.active)).collect();
+        let mut indices: Vec<u64> = (0..size)
+            .map(|_| rng.random_range(0..band.active))
+            .collect();
         indices.sort_unstable();
         let mut sample = Vec::with_capacity(size);
         let mut next = indices.iter().copied().peekable();

@@ -149,7 +149,11 @@ impl<'a> ShiftCounter<'a> {
     pub(crate) fn narrow(&mut self, low: f64, high: f64, u_low: f64, u_high: f64) {
         let width = high - low;
         let limit = (self.x.len() + self.y.len()) as f64;
-        if !(width >= 0.0) || width > self.attempted_width / 8.0 || u_low - u_high > limit {
+        if width.is_nan()
+            || width < 0.0
+            || width > self.attempted_width / 8.0
+            || u_low - u_high > limit
+        {
             return;
         }
         if !self.shift_keeps_x_distinct(low, high) {

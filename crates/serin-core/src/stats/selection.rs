@@ -13,6 +13,10 @@
 //! enumerated and finished with `select_nth_unstable`. The answer is always exact; the
 //! seeded sampling only affects how fast it is found. Expected cost is
 //! O((n + m) · log(n + m)) for a handful of ranks.
+#![allow(
+    clippy::float_cmp,
+    reason = "ties between differences are exact equality"
+)]
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

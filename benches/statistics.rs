@@ -62,10 +62,11 @@ fn inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
         read_f64(&dir.join(format!("baseline_{n}.f64"))),
         read_f64(&dir.join(format!("canary_{n}.f64"))),
     );
-    if let (Some(baseline), Some(canary)) = files {
-        if baseline.len() == n && canary.len() == n {
-            return (baseline, canary);
-        }
+    if let (Some(baseline), Some(canary)) = files
+        && baseline.len() == n
+        && canary.len() == n
+    {
+        return (baseline, canary);
     }
     eprintln!(
         "note: {} has no inputs for n={n}; generating them",

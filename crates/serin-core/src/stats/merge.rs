@@ -364,7 +364,9 @@ mod tests {
         let spread = |count: i32, scale: f64| -> Vec<f64> {
             (0..count).map(|i| f64::from(i) * scale).collect()
         };
-        let cases: [(Vec<f64>, Vec<f64>, Vec<(f64, f64)>); 2] = [
+        // (x, y, brackets to narrow to, in order)
+        type Case = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>);
+        let cases: [Case; 2] = [
             (
                 grid(300, 37, 101),
                 grid(250, 53, 89),

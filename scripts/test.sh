@@ -15,7 +15,11 @@ echo "== lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
-echo "== tests"
-cargo test --workspace --locked
 echo "== benchmarks build"
-cargo bench --workspace --locked --no-run
+cargo bench -p serin-benches --locked --no-run
+echo "== tests"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line over every test binary (cargo prints one per binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed; exit (failed > 0 || passed == 0) }' "$log"

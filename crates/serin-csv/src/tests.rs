@@ -33,6 +33,16 @@ errors,canary,1795428000,inf,e
 }
 
 #[test]
+fn a_trailing_empty_value_is_a_missing_point() {
+    let loaded =
+        read("metric,scope,timestamp,value\nerr,canary,1795428000,\nerr,canary,1795428060,0.5\n")
+            .unwrap();
+    let err = loaded.metrics.get("err").unwrap();
+    assert!(err.canary[0].is_nan());
+    assert_eq!(err.canary[1], 0.5);
+}
+
+#[test]
 fn malformed_input_names_file_and_line() {
     let header = "metric,scope,timestamp,value\n";
     let cases = [

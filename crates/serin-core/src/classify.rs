@@ -235,15 +235,16 @@ pub fn classify(
             evidence,
         );
     }
+    let failed = |evidence: Evidence| MetricClassification {
+        classification: Classification::Error,
+        reason: Some("Metric Classification Failed".to_owned()),
+        ratio: None,
+        critical: false,
+        evidence,
+    };
     let (Ok(x), Ok(y)) = (Sample::new(canary), Sample::new(baseline)) else {
         // Preprocessing removes non-finite values, so this is a caller error.
-        return MetricClassification {
-            classification: Classification::Error,
-            reason: Some("Metric Classification Failed".to_owned()),
-            ratio: None,
-            critical: false,
-            evidence,
-        };
+        return failed(evidence);
     };
     let mann_whitney = mann_whitney_u(
         &x,
@@ -289,17 +290,8 @@ pub fn classify(
     } else {
         hodges_lehmann(&x, &y, settings.confidence, settings.interval_method)
     };
-    let interval = match interval {
-        Ok(interval) => interval,
-        Err(_) => {
-            return MetricClassification {
-                classification: Classification::Error,
-                reason: Some("Metric Classification Failed".to_owned()),
-                ratio: None,
-                critical: false,
-                evidence,
-            };
-        }
+    let Ok(interval) = interval else {
+        return failed(evidence);
     };
     let effect = match settings.effect.measure {
         EffectMeasure::MeanRatio => effect_sizes.mean_ratio,

@@ -134,7 +134,14 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
             })
         })
         .collect();
-    let config = CanaryConfig::from_value(json!({"name": "bench", "metrics": metrics})).unwrap();
+    let config = |method: &str| {
+        CanaryConfig::from_value(json!({
+            "name": "bench",
+            "metrics": metrics,
+            "judge": {"judgeConfigurations": {"intervalMethod": method}}
+        }))
+        .unwrap()
+    };
     let mut data = MetricSet::default();
     for i in 0..METRICS {
         let mut rng = SplitMix(i as u64);
@@ -149,9 +156,15 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("judge");
     group.throughput(Throughput::Elements((METRICS * 2 * POINTS) as u64));
-    group.bench_function("50_metrics_x_2_x_1000_points", |b| {
-        b.iter(|| black_box(judge(&config, black_box(&data), None).unwrap().score.score));
-    });
+    for (name, method) in [
+        ("50_metrics_x_2_x_1000_points", "kayenta"),
+        ("50_metrics_x_2_x_1000_points_exact", "exact"),
+    ] {
+        let config = config(method);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(judge(&config, black_box(&data), None).unwrap().score.score));
+        });
+    }
     group.finish();
 }
 

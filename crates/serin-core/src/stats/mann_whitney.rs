@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sample::Sample;
 use crate::stats::exact_distribution::{EXACT_SIZE_LIMIT, ExactDistribution};
-use crate::stats::merge::merge_summary;
+use crate::stats::merge::ShiftCounter;
 use crate::stats::normal;
 
 /// The alternative hypothesis about the canary's location relative to the baseline.
@@ -84,7 +84,7 @@ pub fn mann_whitney_u(
     method: PValueMethod,
 ) -> MannWhitney {
     let (n, m) = (x.len(), y.len());
-    let summary = merge_summary(x.sorted(), 0.0, y.sorted());
+    let summary = ShiftCounter::new(x.sorted(), y.sorted()).count(0.0);
     let has_ties = summary.tie_sum > 0.0;
     let sigma = u_sigma(n, m, summary.tie_sum);
     let u = summary.u_x;

@@ -178,11 +178,20 @@ fn open(path: &Path) -> Result<File, CsvError> {
     })
 }
 
+/// Where a row's scope comes from.
+#[derive(Debug, Clone, Copy)]
+enum ScopeColumn {
+    /// Every row of the file has this scope (the paired-files layout).
+    Fixed(Scope),
+    /// The scope column at this position.
+    Column(usize),
+}
+
 /// Positions of the columns this reader uses, within the header.
 struct Columns {
     names: Vec<String>,
     metric: usize,
-    scope: Option<usize>,
+    scope: ScopeColumn,
     timestamp: usize,
     value: usize,
 }
@@ -211,10 +220,9 @@ impl Columns {
         };
         Ok(Self {
             metric: find("metric")?,
-            scope: if fixed_scope.is_some() {
-                None
-            } else {
-                Some(find("scope")?)
+            scope: match fixed_scope {
+                Some(scope) => ScopeColumn::Fixed(scope),
+                None => ScopeColumn::Column(find("scope")?),
             },
             timestamp: find("timestamp")?,
             value: find("value")?,
@@ -274,7 +282,7 @@ fn read_into(
         if !chunk.lines.is_empty() {
             let frame = parse_chunk(&chunk, &schema)
                 .map_err(|message| locate_error(&chunk, &columns, path, message))?;
-            append_rows(&frame, &chunk, &columns, fixed_scope, path, loaded)?;
+            append_rows(&frame, &chunk, &columns, path, loaded)?;
         }
         progress(rows.bytes_read);
         match rows.next_chunk().map_err(io_error)? {
@@ -370,7 +378,6 @@ fn append_rows(
     frame: &DataFrame,
     chunk: &RowChunk,
     columns: &Columns,
-    fixed_scope: Option<Scope>,
     path: &Path,
     loaded: &mut LoadedMetrics,
 ) -> Result<(), CsvError> {
@@ -383,10 +390,13 @@ fn append_rows(
     let timestamps = timestamp_series.str().map_err(internal)?;
     let value_series = column(columns.value);
     let values = value_series.f64().map_err(internal)?;
-    let scope_series = columns.scope.map(column);
-    let scopes = match &scope_series {
-        Some(series) => Some(series.str().map_err(internal)?),
-        None => None,
+    let scope_series;
+    let scopes = match columns.scope {
+        ScopeColumn::Fixed(scope) => Ok(scope),
+        ScopeColumn::Column(index) => {
+            scope_series = column(index);
+            Err(scope_series.str().map_err(internal)?)
+        }
     };
     if frame.height() != chunk.lines.len() {
         return Err(row_error(
@@ -405,9 +415,9 @@ fn append_rows(
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .ok_or_else(|| row_error(path, line, "missing metric name"))?;
-        let scope = match (fixed_scope, scopes) {
-            (Some(scope), _) => scope,
-            (None, Some(scopes)) => {
+        let scope = match scopes {
+            Ok(scope) => scope,
+            Err(scopes) => {
                 let text = scopes.get(row).unwrap_or("");
                 Scope::parse(text).ok_or_else(|| {
                     row_error(
@@ -417,7 +427,6 @@ fn append_rows(
                     )
                 })?
             }
-            (None, None) => unreachable!("a long-format file always has a scope column"),
         };
         let at = parse_timestamp(timestamps.get(row).unwrap_or(""))
             .map_err(|message| row_error(path, line, message))?;

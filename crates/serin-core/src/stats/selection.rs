@@ -28,6 +28,8 @@ const MIN_SAMPLE_SIZE: usize = 4_096;
 /// Half-width of the pivot window around a rank's expected sample position, in
 /// standard deviations of a sample quantile; a miss only costs one more round.
 const PIVOT_MARGIN: f64 = 3.0;
+/// Bands at most this wide are counted by binary search instead of a pointer walk.
+const NARROW: u32 = 64;
 /// Fixed seed: selection is deterministic, run to run.
 const SEED: u64 = 0x5e21_0c0d_e5a1_7e57;
 
@@ -278,9 +280,30 @@ impl<'a> PairwiseDifferences<'a> {
             .zip(counts.less_or_equal.iter_mut())
             .enumerate()
         {
-            le = le.clamp(left, right);
-            while le > left && self.entry(row, le as usize - 1) > pivot {
-                le -= 1;
+            if right - left <= NARROW {
+                // A narrow band: a branch-free binary search, independent of the
+                // previous row (the pointer walk's exit branch is unpredictable).
+                let (mut base, mut size) = (left, right - left);
+                while size > 1 {
+                    let half = size / 2;
+                    let middle = base + half;
+                    base = std::hint::select_unpredictable(
+                        self.entry(row, middle as usize - 1) <= pivot,
+                        middle,
+                        base,
+                    );
+                    size -= half;
+                }
+                le = if size == 1 && self.entry(row, base as usize) <= pivot {
+                    base + 1
+                } else {
+                    base
+                };
+            } else {
+                le = le.clamp(left, right);
+                while le > left && self.entry(row, le as usize - 1) > pivot {
+                    le -= 1;
+                }
             }
             *slot = le;
             total_less_or_equal += u64::from(le);

@@ -303,3 +303,34 @@ fn exact_and_kayenta_methods_agree_on_realistic_data() {
     }
     assert!(compared >= 25, "{compared}");
 }
+
+/// Differences that overflow f64 cannot be judged: an `Error` with Kayenta's reason
+/// (critical for a critical metric), never a pass.
+#[test]
+fn overflowing_differences_are_an_error_not_a_pass() {
+    let canary: Vec<f64> = (0..12).map(|i| 1.5e308 + f64::from(i) * 1e295).collect();
+    let baseline: Vec<f64> = (0..12).map(|i| -1.5e308 - f64::from(i) * 1e295).collect();
+    for (method, critical) in [("kayenta", false), ("exact", false), ("kayenta", true)] {
+        let config = CanaryConfig::from_value(json!({
+            "metrics": [{"name": "m", "groups": ["g"], "analysisConfigurations": {"canary": {"critical": critical}}}],
+            "judge": {"judgeConfigurations": {"intervalMethod": method}}
+        }))
+        .unwrap();
+        let mut set = MetricSet::default();
+        set.insert(
+            "m",
+            MetricPair {
+                baseline: baseline.clone(),
+                canary: canary.clone(),
+            },
+        );
+        let result = judge(&config, &set, None).unwrap();
+        assert_eq!(
+            result.results[0].classification,
+            Classification::Error,
+            "{method}"
+        );
+        assert_eq!(result.results[0].critical, critical, "{method}");
+        assert_eq!(result.verdict, Verdict::Fail, "{method}");
+    }
+}

@@ -94,9 +94,16 @@ pub enum CliError {
     /// The input is malformed.
     #[error("{0}")]
     Input(String),
-    /// Writing the output failed.
-    #[error("writing output: {0}")]
-    Output(#[from] io::Error),
+    /// Writing the output failed after the verdict was reached; the exit code is
+    /// still the verdict's, so a closed pipe can never turn a fail into a pass.
+    #[error("writing output: {source}")]
+    Output {
+        /// The verdict reached.
+        verdict: Verdict,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -104,7 +111,7 @@ impl CliError {
         match self {
             Self::NoInput(_) => EXIT_NO_INPUT,
             Self::Input(_) => EXIT_INPUT,
-            Self::Output(_) => EXIT_INPUT,
+            Self::Output { verdict, .. } => verdict_exit_code(*verdict),
         }
     }
 }
@@ -136,9 +143,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut out = stdout.lock();
     match run(&cli, &mut out, io::stderr().is_terminal()) {
         Ok(result) => ExitCode::from(verdict_exit_code(result.verdict)),
-        // A closed pipe (`serin judge … | head`) is not an error worth a message.
-        Err(CliError::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::from(EXIT_PASS)
+        // A closed pipe (`serin judge … | head`) is not worth a message; the exit
+        // code is still the verdict.
+        Err(CliError::Output { verdict, source }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(verdict_exit_code(verdict))
         }
         Err(error) => {
             eprintln!("serin: {error}");
@@ -171,13 +179,18 @@ fn run_judge(
     };
     let result = judge(&config, &loaded.metrics, thresholds)
         .map_err(|error| CliError::Input(error.to_string()))?;
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &result).map_err(io::Error::from)?;
-            writeln!(out)?;
-        }
-        Format::Table => table::write(out, &config, &loaded, &result)?,
-    }
+    let written = match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut *out, &result)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Table => table::write(out, &config, &loaded, &result),
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|source| CliError::Output {
+            verdict: result.verdict,
+            source,
+        })?;
     Ok(result)
 }
 

@@ -201,26 +201,29 @@ fn json_output_is_the_full_judge_result() {
 }
 
 #[test]
-fn a_closed_pipe_ends_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_serin"))
-        .args([
-            "judge",
-            "--config",
-            &example("canary-config.json"),
-            "--data",
-            &example("metrics.csv"),
-            "--format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+fn a_closed_pipe_ends_quietly_and_keeps_the_verdict() {
+    for (data, code) in [("metrics.csv", 0), ("metrics-regressed.csv", 2)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serin"))
+            .args([
+                "judge",
+                "--config",
+                &example("canary-config.json"),
+                "--data",
+                &example(data),
+                "--format",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(code), "{data}");
+    }
 }

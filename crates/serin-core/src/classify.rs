@@ -235,11 +235,13 @@ pub fn classify(
             evidence,
         );
     }
+    // Kayenta's Error; Serin keeps a critical metric critical, so that a metric
+    // that cannot be classified never quietly drops out of a critical check.
     let failed = |evidence: Evidence| MetricClassification {
         classification: Classification::Error,
         reason: Some("Metric Classification Failed".to_owned()),
         ratio: None,
-        critical: false,
+        critical: settings.critical,
         evidence,
     };
     let (Ok(x), Ok(y)) = (Sample::new(canary), Sample::new(baseline)) else {
@@ -290,7 +292,10 @@ pub fn classify(
     } else {
         hodges_lehmann(&x, &y, settings.confidence, settings.interval_method)
     };
-    let Ok(interval) = interval else {
+    // Differences that overflow (values near ±f64::MAX) leave nothing to compare.
+    let Some(interval) = interval.ok().filter(|interval| {
+        interval.lower.is_finite() && interval.upper.is_finite() && interval.estimate.is_finite()
+    }) else {
         return failed(evidence);
     };
     let effect = match settings.effect.measure {

@@ -412,6 +412,13 @@ impl CanaryConfig {
                 });
             }
         }
+        let weight_total: f64 = self.classifier.group_weights.values().sum();
+        if weight_total > 100.0 {
+            return Err(ConfigError::Invalid {
+                path: "classifier.groupWeights".to_owned(),
+                message: format!("weights add up to {weight_total}, more than 100"),
+            });
+        }
         if self.metrics.is_empty() {
             return Err(ConfigError::Invalid {
                 path: "metrics".to_owned(),

@@ -89,7 +89,7 @@ pub const NODATA_REASON: &str = "Canary Failed: 50% or more metrics returned NOD
 ///   missing data);
 /// - weighted groups use their weight, unweighted groups share `100 - Σweights`;
 /// - any critical failure scores 0 ("Canary Failed: " + its reason);
-/// - 50 % or more plain Nodata results score 0;
+/// - 50 % or more Nodata (or, in Serin, Error) results score 0;
 /// - the summary is rounded half-up to 2 decimals on its shortest decimal form.
 ///
 /// One deliberate deviation: both overrides give a `Fail` verdict whatever the
@@ -166,9 +166,16 @@ pub fn score(
             groups,
         );
     }
+    // Kayenta counts only Nodata here; Serin counts classification errors too, so
+    // that metrics which could not be judged never add up to a pass.
     let nodata = scored
         .iter()
-        .filter(|metric| metric.classification == Classification::Nodata)
+        .filter(|metric| {
+            matches!(
+                metric.classification,
+                Classification::Nodata | Classification::Error
+            )
+        })
         .count();
     if !scored.is_empty() && 100.0 * nodata as f64 / scored.len() as f64 >= 50.0 {
         return overridden(NODATA_REASON.to_owned(), groups);

@@ -264,22 +264,20 @@ fn read_into(
             path: path.to_owned(),
         })?;
     // The first row is the header; the rest of the chunk is data.
-    let header_end = chunk
-        .bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(chunk.bytes.len());
-    let columns = Columns::from_header(
-        &chunk.bytes[..header_end],
-        chunk.lines[0],
-        path,
-        fixed_scope,
-    )?;
-    chunk.bytes.drain(..=header_end.min(chunk.bytes.len() - 1));
-    chunk.lines.remove(0);
+    let columns = Columns::from_header(chunk.row(0), chunk.lines[0], path, fixed_scope)?;
+    chunk.drop_first_row();
     let schema = Arc::new(columns.schema());
     loop {
         if !chunk.lines.is_empty() {
+            // polars pads short rows with nulls; a missing field is an error here.
+            let expected = columns.names.len() as u32;
+            if let Some(row) = chunk.fields.iter().position(|&fields| fields != expected) {
+                return Err(row_error(
+                    path,
+                    chunk.lines[row],
+                    format!("expected {expected} fields, found {}", chunk.fields[row]),
+                ));
+            }
             let frame = parse_chunk(&chunk, &schema)
                 .map_err(|message| locate_error(&chunk, &columns, path, message))?;
             append_rows(&frame, &chunk, &columns, path, loaded)?;
@@ -314,29 +312,11 @@ fn row_error(path: &Path, line: u64, message: impl Into<String>) -> CsvError {
 
 /// Finds the row polars refused, to report its line; falls back to polars' message.
 fn locate_error(chunk: &RowChunk, columns: &Columns, path: &Path, message: String) -> CsvError {
-    let mut start = 0;
-    for &line in &chunk.lines {
-        let end = start
-            + chunk.bytes[start..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .unwrap_or(0);
-        let fields = split_fields(&chunk.bytes[start..end]);
-        if fields.len() != columns.names.len() {
-            return row_error(
-                path,
-                line,
-                format!(
-                    "expected {} fields, found {}",
-                    columns.names.len(),
-                    fields.len()
-                ),
-            );
-        }
-        if let Err(reason) = parse_value(Some(fields[columns.value].as_str())) {
+    for (index, &line) in chunk.lines.iter().enumerate() {
+        let fields = split_fields(chunk.row(index));
+        if let Err(reason) = parse_value(fields.get(columns.value).map(String::as_str)) {
             return row_error(path, line, reason);
         }
-        start = end + 1;
     }
     row_error(
         path,
@@ -362,7 +342,9 @@ fn parse_value(text: Option<&str>) -> Result<f64, String> {
 
 fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
+    if let Ok(seconds) = text.parse::<f64>()
+        && seconds.is_finite()
+    {
         let whole = seconds.floor();
         let nanos = ((seconds - whole) * 1e9).round() as u32;
         if let Some(at) = DateTime::from_timestamp(whole as i64, nanos.min(999_999_999)) {

@@ -13,6 +13,34 @@ pub(crate) struct RowChunk {
     pub bytes: Vec<u8>,
     /// 1-based line number of each row.
     pub lines: Vec<u64>,
+    /// Where each row starts in `bytes`.
+    pub starts: Vec<usize>,
+    /// Fields in each row (separators outside quotes, plus one).
+    pub fields: Vec<u32>,
+}
+
+impl RowChunk {
+    /// Row `index` without its newline.
+    pub(crate) fn row(&self, index: usize) -> &[u8] {
+        let end = self
+            .starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or(self.bytes.len());
+        &self.bytes[self.starts[index]..end - 1]
+    }
+
+    /// Drops the first row (the header).
+    pub(crate) fn drop_first_row(&mut self) {
+        let second = self.starts.get(1).copied().unwrap_or(self.bytes.len());
+        self.bytes.drain(..second);
+        self.lines.remove(0);
+        self.fields.remove(0);
+        self.starts.remove(0);
+        for start in &mut self.starts {
+            *start -= second;
+        }
+    }
 }
 
 /// Reads rows from `reader` in chunks of about `chunk_bytes`.
@@ -91,6 +119,17 @@ impl<R: Read> RowReader<R> {
         if row.iter().all(u8::is_ascii_whitespace) {
             return;
         }
+        let mut in_quotes = false;
+        let mut fields = 1u32;
+        for &byte in row {
+            match byte {
+                b'"' => in_quotes = !in_quotes,
+                b',' if !in_quotes => fields += 1,
+                _ => {}
+            }
+        }
+        chunk.starts.push(chunk.bytes.len());
+        chunk.fields.push(fields);
         chunk.bytes.extend_from_slice(row);
         chunk.bytes.push(b'\n');
         chunk.lines.push(self.line);
@@ -165,6 +204,15 @@ mod tests {
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].0, "a,b\n1,\"x\ny\"\n2,z\n");
         assert_eq!(chunks[0].1, vec![1, 3, 6]);
+        let mut reader = RowReader::new(text.as_bytes(), 1 << 20);
+        let mut chunk = reader.next_chunk().unwrap().unwrap();
+        assert_eq!(chunk.fields, vec![2, 2, 2]);
+        assert_eq!(chunk.row(1), b"1,\"x\ny\"");
+        chunk.drop_first_row();
+        assert_eq!(
+            (chunk.row(0), chunk.row(1)),
+            (&b"1,\"x\ny\""[..], &b"2,z"[..])
+        );
     }
 
     #[test]

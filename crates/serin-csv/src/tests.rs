@@ -69,6 +69,11 @@ fn malformed_input_names_file_and_line() {
             "m.csv:2: timestamp 'yesterday' is neither RFC 3339 nor epoch seconds",
         ),
         (",canary,1,1\n", "m.csv:2: missing metric name"),
+        ("m,canary,1\n", "m.csv:2: expected 4 fields, found 3"),
+        (
+            "m,canary,1,1\nm,\"can\nary\",2,2\nm,canary,3,oops\n",
+            "m.csv:5: value 'oops' is not a number",
+        ),
     ];
     for (body, want) in cases {
         let text = if body.starts_with("metric") || body.starts_with('\n') || body.is_empty() {

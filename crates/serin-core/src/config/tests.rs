@@ -129,6 +129,7 @@ fn invalid_values_name_their_json_path() {
         (json!({"metrics": [{"name": "a"}, {"name": "a"}]}), "metrics[1].name: duplicate metric name 'a'".to_owned()),
         (json!({"metrics": [{"name": "a"}], "judge": {"judgeConfigurations": {"confLevel": 1.5}}}), "judge.judgeConfigurations.confLevel: expected a number between 0 and 1 (exclusive), found 1.5".to_owned()),
         (json!({"metrics": [{"name": "a"}], "judge": {"judgeConfigurations": {"intervalMethod": "guess"}}}), "judge.judgeConfigurations.intervalMethod: unknown variant `guess`, expected `kayenta` or `exact`".to_owned()),
+        (json!({"metrics": [{"name": "a"}], "classifier": {"groupWeights": {"g": 80, "h": 40}}}), "classifier.groupWeights: weights add up to 120, more than 100".to_owned()),
         (json!({"metrics": [{"name": "a"}], "classifier": {"groupWeights": {"g": "heavy"}}}), "classifier.groupWeights: weight of group 'g': expected a number of at least 0, found \"heavy\"".to_owned()),
     ];
     for (value, want) in cases {

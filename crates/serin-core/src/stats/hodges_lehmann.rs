@@ -239,7 +239,7 @@ fn exact_ranks(x: &[f64], y: &[f64], confidence: f64) -> IntervalRanks {
     let (n, m) = (x.len(), y.len());
     let alpha = 1.0 - confidence;
     let count = (n * m) as u64;
-    let within_ties = within_tie_sum(x) + within_tie_sum(y);
+    let within_ties = (within_tie_sum(x) + within_tie_sum(y)) as f64;
     if exact_is_used(PValueMethod::Auto, n, m, within_ties > 0.0) {
         let lower = (ExactDistribution::new(n, m).quantile(alpha / 2.0) as u64).max(1);
         return IntervalRanks {

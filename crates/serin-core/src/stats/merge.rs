@@ -91,7 +91,8 @@ impl<'a> ShiftCounter<'a> {
         Self {
             x,
             y,
-            within_ties: within_tie_sum(x) + within_tie_sum(y),
+            // Summed exactly and rounded once, as `merge_summary` does.
+            within_ties: (within_tie_sum(x) + within_tie_sum(y)) as f64,
             x_gap,
             band: None,
             attempted_width: f64::INFINITY,
@@ -294,7 +295,7 @@ pub(crate) fn count_below(x: &[f64], y: &[f64], shift: f64) -> (u64, bool) {
 }
 
 /// Sum of `t^3 - t` over the tie groups within one ascending sample.
-pub(crate) fn within_tie_sum(sorted: &[f64]) -> f64 {
+pub(crate) fn within_tie_sum(sorted: &[f64]) -> u128 {
     let mut total: u128 = 0;
     let mut start = 0;
     while start < sorted.len() {
@@ -306,7 +307,7 @@ pub(crate) fn within_tie_sum(sorted: &[f64]) -> f64 {
         total += group * group * group - group;
         start = end;
     }
-    total as f64
+    total
 }
 
 #[cfg(test)]
@@ -347,7 +348,7 @@ mod tests {
             30.0
         );
         assert_eq!(merge_summary(&[1.0, 3.0], 0.0, &[2.0]).tie_sum, 0.0);
-        assert_eq!(within_tie_sum(&[1.0, 1.0, 2.0, 3.0, 3.0, 3.0]), 6.0 + 24.0);
+        assert_eq!(within_tie_sum(&[1.0, 1.0, 2.0, 3.0, 3.0, 3.0]), 6 + 24);
     }
 
     #[test]

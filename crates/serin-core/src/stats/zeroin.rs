@@ -96,7 +96,12 @@ pub(crate) fn zeroin(
             }
         }
         if step.abs() < tolerance_now {
-            step = tolerance_now.copysign(step);
+            // As R: a zero step goes down, not up.
+            step = if step > 0.0 {
+                tolerance_now
+            } else {
+                -tolerance_now
+            };
         }
         a = b;
         fa = fb;

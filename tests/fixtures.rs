@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use serin_core::stats::Alternative;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -40,4 +41,14 @@ pub fn datasets() -> HashMap<String, (Vec<f64>, Vec<f64>)> {
             )
         })
         .collect()
+}
+
+/// An alternative as R (`two.sided`) or scipy (`two-sided`) spells it.
+pub fn alternative(text: &str) -> Alternative {
+    match text {
+        "two.sided" | "two-sided" => Alternative::TwoSided,
+        "less" => Alternative::Less,
+        "greater" => Alternative::Greater,
+        other => panic!("unknown alternative {other}"),
+    }
 }

@@ -4,24 +4,13 @@
 use serde_json::Value;
 use serin_core::Sample;
 use serin_core::stats::exact_distribution::ExactDistribution;
-use serin_core::stats::{
-    Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
-};
+use serin_core::stats::{IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u};
 
-use crate::fixtures::{datasets, json};
+use crate::fixtures::{alternative, datasets, json};
 use crate::tolerances::{
     EXACT_DISTRIBUTION_RELATIVE, KAYENTA_ROOT, P_VALUE_ABSOLUTE_FLOOR, P_VALUE_RELATIVE,
     close_relative,
 };
-
-fn alternative(text: &str) -> Alternative {
-    match text {
-        "two.sided" | "two-sided" => Alternative::TwoSided,
-        "less" => Alternative::Less,
-        "greater" => Alternative::Greater,
-        other => panic!("unknown alternative {other}"),
-    }
-}
 
 fn number(value: &Value) -> Option<f64> {
     value.as_f64()

@@ -2,9 +2,9 @@
 //! (values from scripts/golden/mann_whitney_scipy.py, scipy 1.17.1).
 
 use serin_core::Sample;
-use serin_core::stats::{Alternative, PValueMethod, mann_whitney_u};
+use serin_core::stats::{PValueMethod, mann_whitney_u};
 
-use crate::fixtures::{datasets, json};
+use crate::fixtures::{alternative, datasets, json};
 use crate::tolerances::{P_VALUE_ABSOLUTE_FLOOR, P_VALUE_RELATIVE, close_relative};
 
 #[test]
@@ -18,12 +18,7 @@ fn u_and_p_values_match_scipy() {
             "asymptotic" => PValueMethod::Asymptotic,
             _ => continue, // scipy's own "auto" rule differs from R's; R's is Serin's.
         };
-        let alternative = match case["alternative"].as_str().unwrap() {
-            "two-sided" => Alternative::TwoSided,
-            "less" => Alternative::Less,
-            "greater" => Alternative::Greater,
-            other => panic!("unknown alternative {other}"),
-        };
+        let alternative = alternative(case["alternative"].as_str().unwrap());
         let name = case["name"].as_str().unwrap();
         let (x, y) = &data[name];
         let result = mann_whitney_u(

@@ -13,7 +13,7 @@ use serde_json::json;
 use serin_core::stats::{
     Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
 };
-use serin_core::{CanaryConfig, MetricPair, MetricSet, Sample, judge};
+use serin_core::{CanaryConfig, MetricPair, MetricSet, Sample, judge_on_threads};
 
 /// A small deterministic generator (SplitMix64) for standalone runs.
 struct SplitMix(u64);
@@ -156,13 +156,17 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("judge");
     group.throughput(Throughput::Elements((METRICS * 2 * POINTS) as u64));
-    for (name, method) in [
-        ("50_metrics_x_2_x_1000_points", "kayenta"),
-        ("50_metrics_x_2_x_1000_points_exact", "exact"),
+    for (name, method, threads) in [
+        ("50_metrics_x_2_x_1000_points", "kayenta", 1),
+        ("50_metrics_x_2_x_1000_points_2_threads", "kayenta", 2),
+        ("50_metrics_x_2_x_1000_points_exact", "exact", 1),
     ] {
         let config = config(method);
         group.bench_function(name, |b| {
-            b.iter(|| black_box(judge(&config, black_box(&data), None).unwrap().score.score));
+            b.iter(|| {
+                let result = judge_on_threads(&config, black_box(&data), None, threads).unwrap();
+                black_box(result.score.score)
+            });
         });
     }
     group.finish();

@@ -334,3 +334,17 @@ fn overflowing_differences_are_an_error_not_a_pass() {
         assert_eq!(result.verdict, Verdict::Fail, "{method}");
     }
 }
+
+#[test]
+fn threads_change_nothing_but_speed() {
+    let config = config(json!({}));
+    let data = data(1.3, 200);
+    let one = serde_json::to_value(judge(&config, &data, None).unwrap()).unwrap();
+    for threads in [2, 3, 8] {
+        let many = serde_json::to_value(
+            serin_core::judge_on_threads(&config, &data, None, threads).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(one, many, "{threads} threads");
+    }
+}

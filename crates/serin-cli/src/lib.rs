@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serin_core::config::ScoreThresholds;
-use serin_core::{CanaryConfig, JudgeResult, Verdict, judge};
+use serin_core::{CanaryConfig, JudgeResult, Verdict, judge_on_threads};
 use serin_csv::{CsvError, LoadedMetrics, ReadOptions};
 use thiserror::Error;
 
@@ -177,7 +177,8 @@ fn run_judge(
         (Some(pass), Some(marginal)) => Some(ScoreThresholds { pass, marginal }),
         _ => None,
     };
-    let result = judge(&config, &loaded.metrics, thresholds)
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let result = judge_on_threads(&config, &loaded.metrics, thresholds, threads)
         .map_err(|error| CliError::Input(error.to_string()))?;
     let written = match args.format {
         Format::Json => serde_json::to_writer_pretty(&mut *out, &result)

@@ -4,7 +4,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::classify::{Classification, ClassifierSettings, Evidence, classify, finite_or_null};
-use crate::config::{CanaryConfig, JUDGE_NAME, ScoreThresholds};
+use crate::config::{CanaryConfig, JUDGE_NAME, JudgeSettings, MetricConfig, ScoreThresholds};
 use crate::data::MetricSet;
 use crate::preprocess::preprocess;
 use crate::score::{ScoredMetric, Verdict, score};
@@ -145,6 +145,99 @@ pub struct JudgeResult {
     pub results: Vec<MetricResult>,
 }
 
+/// Preprocesses, classifies and summarises one metric.
+fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSettings) -> MetricResult {
+    let empty = Vec::new();
+    let canary_config = &metric.analysis_configurations.canary;
+    let pair = data.get(&metric.name);
+    let raw_baseline = pair.map_or(&empty, |pair| &pair.baseline);
+    let raw_canary = pair.map_or(&empty, |pair| &pair.canary);
+    let outliers = &canary_config.outliers;
+    let prep = |raw: &[f64]| {
+        preprocess(
+            raw,
+            canary_config.nan_strategy,
+            outliers.strategy,
+            outliers.outlier_factor,
+        )
+    };
+    let (baseline, canary) = (prep(raw_baseline), prep(raw_canary));
+    let classifier = ClassifierSettings {
+        tolerance: settings.tolerance,
+        confidence: settings.conf_level,
+        interval_method: settings.interval_method,
+        min_samples: canary_config.min_samples.unwrap_or(settings.min_samples),
+        direction: canary_config.direction,
+        nan_strategy: canary_config.nan_strategy,
+        effect: canary_config.effect_size.thresholds(),
+        critical: canary_config.critical,
+        must_have_data: canary_config.must_have_data,
+    };
+    let outcome = classify(&metric.name, &baseline.values, &canary.values, &classifier);
+    MetricResult {
+        name: metric.name.clone(),
+        classification: outcome.classification,
+        classification_reason: outcome.reason,
+        groups: metric.groups.clone(),
+        experiment_metadata: SideMetadata {
+            stats: Descriptive::of(&canary.values),
+        },
+        control_metadata: SideMetadata {
+            stats: Descriptive::of(&baseline.values),
+        },
+        result_metadata: (outcome.classification != Classification::Error).then_some(
+            ResultMetadata {
+                ratio: outcome.ratio,
+            },
+        ),
+        critical: outcome.critical,
+        muted: canary_config.muted,
+        evidence: outcome.evidence,
+        preprocessing: PreprocessingReport {
+            baseline_raw: raw_baseline.len(),
+            canary_raw: raw_canary.len(),
+            baseline_non_finite: baseline.non_finite,
+            canary_non_finite: canary.non_finite,
+            baseline_outliers_removed: baseline.outliers_removed,
+            canary_outliers_removed: canary.outliers_removed,
+        },
+    }
+}
+
+/// Judges every metric, on up to `threads` threads, keeping config order.
+fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec<MetricResult> {
+    let settings = &config.judge.judge_configurations;
+    let metrics = &config.metrics;
+    if threads <= 1 || metrics.len() < 2 {
+        return metrics
+            .iter()
+            .map(|metric| judge_metric(metric, data, settings))
+            .collect();
+    }
+    let per_thread = metrics.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = metrics
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|metric| judge_metric(metric, data, settings))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| match handle.join() {
+                Ok(results) => results,
+                // A panic in a worker is a bug; re-raise it on the caller's thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// Judges `data` against `config`. Thresholds come from the caller, else from the
 /// config's `classifier.scoreThresholds`, else 95 / 75.
 ///
@@ -155,6 +248,17 @@ pub fn judge(
     config: &CanaryConfig,
     data: &MetricSet,
     thresholds: Option<ScoreThresholds>,
+) -> Result<JudgeResult, JudgeError> {
+    judge_on_threads(config, data, thresholds, 1)
+}
+
+/// [`judge()`], classifying the metrics on up to `threads` threads; the result is
+/// the same as `judge`'s, in the same order (every metric is judged independently).
+pub fn judge_on_threads(
+    config: &CanaryConfig,
+    data: &MetricSet,
+    thresholds: Option<ScoreThresholds>,
+    threads: usize,
 ) -> Result<JudgeResult, JudgeError> {
     let thresholds = thresholds
         .or(config.classifier.score_thresholds)
@@ -184,68 +288,7 @@ pub fn judge(
         });
     }
 
-    let settings = &config.judge.judge_configurations;
-    let empty = Vec::new();
-    let results: Vec<MetricResult> = config
-        .metrics
-        .iter()
-        .map(|metric| {
-            let canary_config = &metric.analysis_configurations.canary;
-            let pair = data.get(&metric.name);
-            let raw_baseline = pair.map_or(&empty, |pair| &pair.baseline);
-            let raw_canary = pair.map_or(&empty, |pair| &pair.canary);
-            let outliers = &canary_config.outliers;
-            let prep = |raw: &[f64]| {
-                preprocess(
-                    raw,
-                    canary_config.nan_strategy,
-                    outliers.strategy,
-                    outliers.outlier_factor,
-                )
-            };
-            let (baseline, canary) = (prep(raw_baseline), prep(raw_canary));
-            let classifier = ClassifierSettings {
-                tolerance: settings.tolerance,
-                confidence: settings.conf_level,
-                interval_method: settings.interval_method,
-                min_samples: canary_config.min_samples.unwrap_or(settings.min_samples),
-                direction: canary_config.direction,
-                nan_strategy: canary_config.nan_strategy,
-                effect: canary_config.effect_size.thresholds(),
-                critical: canary_config.critical,
-                must_have_data: canary_config.must_have_data,
-            };
-            let outcome = classify(&metric.name, &baseline.values, &canary.values, &classifier);
-            MetricResult {
-                name: metric.name.clone(),
-                classification: outcome.classification,
-                classification_reason: outcome.reason,
-                groups: metric.groups.clone(),
-                experiment_metadata: SideMetadata {
-                    stats: Descriptive::of(&canary.values),
-                },
-                control_metadata: SideMetadata {
-                    stats: Descriptive::of(&baseline.values),
-                },
-                result_metadata: (outcome.classification != Classification::Error).then_some(
-                    ResultMetadata {
-                        ratio: outcome.ratio,
-                    },
-                ),
-                critical: outcome.critical,
-                muted: canary_config.muted,
-                evidence: outcome.evidence,
-                preprocessing: PreprocessingReport {
-                    baseline_raw: raw_baseline.len(),
-                    canary_raw: raw_canary.len(),
-                    baseline_non_finite: baseline.non_finite,
-                    canary_non_finite: canary.non_finite,
-                    baseline_outliers_removed: baseline.outliers_removed,
-                    canary_outliers_removed: canary.outliers_removed,
-                },
-            }
-        })
-        .collect();
+    let results = judge_metrics(config, data, threads);
 
     let scored: Vec<ScoredMetric<'_>> = results
         .iter()

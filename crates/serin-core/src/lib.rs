@@ -24,6 +24,6 @@ pub mod stats;
 pub use classify::{Classification, ClassifierSettings, Evidence, MetricClassification, classify};
 pub use config::{CanaryConfig, ConfigError, ScoreThresholds};
 pub use data::{MetricPair, MetricSet, Scope};
-pub use judge::{JudgeError, JudgeResult, MetricResult, judge};
+pub use judge::{JudgeError, JudgeResult, MetricResult, judge, judge_on_threads};
 pub use sample::{Sample, SampleError};
 pub use score::Verdict;

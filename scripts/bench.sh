@@ -23,8 +23,8 @@ for n, seconds in sorted(scipy.items()):
     ours = criterion("mwu_exact_hl", str(n))
     if ours is not None:
         print(f"{n:>10}  {seconds * 1e3:>17.3f} ms  {ours * 1e3:>23.3f} ms  {ours / seconds:>13.3f}")
-for ident, label in [("50_metrics_x_2_x_1000_points", "kayenta, 1 thread"), ("50_metrics_x_2_x_1000_points_2_threads", "kayenta, 2 threads"), ("50_metrics_x_2_x_1000_points_exact", "exact, 1 thread")]:
+for ident, label in [("50_metrics_x_2_x_1000_points", "kayenta interval, 1 thread"), ("50_metrics_x_2_x_1000_points_2_threads", "kayenta interval, 2 threads"), ("50_metrics_x_2_x_1000_points_exact", "exact interval, 1 thread")]:
     judge = criterion("judge", ident)
     if judge is not None:
-        print(f"50-metric x 2 x 1000-point judgement ({label} interval): {judge * 1e3:.3f} ms")
+        print(f"50-metric x 2 x 1000-point judgement ({label}): {judge * 1e3:.3f} ms")
 PY

@@ -9,7 +9,8 @@ use serde::{Serialize, Serializer};
 use crate::config::{Direction, EffectMeasure, EffectThresholds};
 use crate::preprocess::NanStrategy;
 use crate::sample::Sample;
-use crate::stats::effect_size::{EffectSizes, mean_ratio};
+use crate::stats::Descriptive;
+use crate::stats::effect_size::EffectSizes;
 use crate::stats::{
     Alternative, HodgesLehmann, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
 };
@@ -163,6 +164,10 @@ pub struct MetricClassification {
     pub critical: bool,
     /// The numbers behind it.
     pub evidence: Evidence,
+    /// Summary statistics of the canary values judged.
+    pub canary_stats: Descriptive,
+    /// Summary statistics of the baseline values judged.
+    pub baseline_stats: Descriptive,
 }
 
 /// Classifies one metric from its preprocessed values.
@@ -172,6 +177,44 @@ pub fn classify(
     canary: &[f64],
     settings: &ClassifierSettings,
 ) -> MetricClassification {
+    let canary_stats = Descriptive::of(canary);
+    let baseline_stats = Descriptive::of(baseline);
+    let decision = decide(
+        name,
+        baseline,
+        canary,
+        &canary_stats,
+        &baseline_stats,
+        settings,
+    );
+    MetricClassification {
+        classification: decision.classification,
+        reason: decision.reason,
+        ratio: decision.ratio,
+        critical: decision.critical,
+        evidence: decision.evidence,
+        canary_stats,
+        baseline_stats,
+    }
+}
+
+/// [`classify`] without the summaries it passes through.
+struct Decision {
+    classification: Classification,
+    reason: Option<String>,
+    ratio: Option<f64>,
+    critical: bool,
+    evidence: Evidence,
+}
+
+fn decide(
+    name: &str,
+    baseline: &[f64],
+    canary: &[f64],
+    canary_stats: &Descriptive,
+    baseline_stats: &Descriptive,
+    settings: &ClassifierSettings,
+) -> Decision {
     let mut evidence = Evidence {
         method: settings.interval_method,
         confidence: settings.confidence,
@@ -192,7 +235,7 @@ pub fn classify(
         cles: None,
         cohens_d: None,
     };
-    let pass = |reason: Option<String>, evidence: Evidence| MetricClassification {
+    let pass = |reason: Option<String>, evidence: Evidence| Decision {
         classification: Classification::Pass,
         reason,
         ratio: Some(1.0),
@@ -201,7 +244,7 @@ pub fn classify(
     };
     let no_data = |reason: String, evidence: Evidence| {
         let fail_metric = settings.must_have_data && !settings.critical;
-        MetricClassification {
+        Decision {
             classification: if fail_metric {
                 Classification::NodataFailMetric
             } else {
@@ -237,7 +280,7 @@ pub fn classify(
     }
     // Kayenta's Error; Serin keeps a critical metric critical, so that a metric
     // that cannot be classified never quietly drops out of a critical check.
-    let failed = |evidence: Evidence| MetricClassification {
+    let failed = |evidence: Evidence| Decision {
         classification: Classification::Error,
         reason: Some("Metric Classification Failed".to_owned()),
         ratio: None,
@@ -254,7 +297,7 @@ pub fn classify(
         alternative_for(settings.direction),
         PValueMethod::Auto,
     );
-    let effect_sizes = EffectSizes::new(canary, baseline, mann_whitney.u);
+    let effect_sizes = EffectSizes::from_summaries(canary_stats, baseline_stats, mann_whitney.u);
     evidence.u = Some(mann_whitney.u);
     evidence.p_value = Some(mann_whitney.p_value);
     evidence.p_value_method = Some(mann_whitney.method);
@@ -318,13 +361,13 @@ pub fn classify(
         watches_increase && interval.lower > bound && at_least(settings.effect.allowed_increase);
     let low =
         watches_decrease && interval.upper < -bound && at_most(settings.effect.allowed_decrease);
-    let ratio = mean_ratio(canary, baseline);
+    let ratio = effect_sizes.mean_ratio;
     let (classification, label) = if high {
         (Classification::High, "High")
     } else if low {
         (Classification::Low, "Low")
     } else {
-        return MetricClassification {
+        return Decision {
             classification: Classification::Pass,
             reason: None,
             ratio,
@@ -337,7 +380,7 @@ pub fn classify(
         _ => at_most(settings.effect.critical_decrease),
     };
     if settings.critical && critical_reached {
-        return MetricClassification {
+        return Decision {
             classification,
             reason: Some(format!(
                 "The metric {name} was classified as {label} (Critical)"
@@ -347,7 +390,7 @@ pub fn classify(
             evidence,
         };
     }
-    MetricClassification {
+    Decision {
         classification,
         reason: Some(format!("{name} was classified as {label}")),
         ratio,

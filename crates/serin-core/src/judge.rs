@@ -180,10 +180,10 @@ fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSetting
         classification_reason: outcome.reason,
         groups: metric.groups.clone(),
         experiment_metadata: SideMetadata {
-            stats: Descriptive::of(&canary.values),
+            stats: outcome.canary_stats,
         },
         control_metadata: SideMetadata {
-            stats: Descriptive::of(&baseline.values),
+            stats: outcome.baseline_stats,
         },
         result_metadata: (outcome.classification != Classification::Error).then_some(
             ResultMetadata {
@@ -214,14 +214,16 @@ fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec
             .map(|metric| judge_metric(metric, data, settings))
             .collect();
     }
-    let per_thread = metrics.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = metrics
-            .chunks(per_thread)
-            .map(|chunk| {
+    // Metric i goes to thread i % threads, which spreads unlike metrics evenly.
+    let threads = threads.min(metrics.len());
+    let mut lanes: Vec<Vec<MetricResult>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|lane| {
                 scope.spawn(move || {
-                    chunk
+                    metrics
                         .iter()
+                        .skip(lane)
+                        .step_by(threads)
                         .map(|metric| judge_metric(metric, data, settings))
                         .collect::<Vec<_>>()
                 })
@@ -229,13 +231,18 @@ fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec
             .collect();
         handles
             .into_iter()
-            .flat_map(|handle| match handle.join() {
+            .map(|handle| match handle.join() {
                 Ok(results) => results,
                 // A panic in a worker is a bug; re-raise it on the caller's thread.
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
-    })
+    });
+    let mut lanes: Vec<std::vec::IntoIter<MetricResult>> =
+        lanes.drain(..).map(Vec::into_iter).collect();
+    (0..metrics.len())
+        .filter_map(|index| lanes[index % threads].next())
+        .collect()
 }
 
 /// Judges `data` against `config`. Thresholds come from the caller, else from the

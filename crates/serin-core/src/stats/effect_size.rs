@@ -24,7 +24,11 @@ pub struct EffectSizes {
 
 /// Canary mean over baseline mean, or `None` when either mean is 0 (Kayenta gives NaN).
 pub fn mean_ratio(canary: &[f64], baseline: &[f64]) -> Option<f64> {
-    let (canary_mean, baseline_mean) = (mean(canary), mean(baseline));
+    ratio_of_means(mean(canary), mean(baseline))
+}
+
+/// `canary_mean / baseline_mean`, or `None` when either is 0 or not finite.
+pub fn ratio_of_means(canary_mean: f64, baseline_mean: f64) -> Option<f64> {
     (canary_mean != 0.0
         && baseline_mean != 0.0
         && canary_mean.is_finite()
@@ -35,14 +39,22 @@ pub fn mean_ratio(canary: &[f64], baseline: &[f64]) -> Option<f64> {
 impl EffectSizes {
     /// Computes the effect sizes; `u_canary` is the Mann-Whitney U of the canary.
     pub fn new(canary: &[f64], baseline: &[f64], u_canary: f64) -> Self {
-        let (x, y) = (Descriptive::of(canary), Descriptive::of(baseline));
+        Self::from_summaries(
+            &Descriptive::of(canary),
+            &Descriptive::of(baseline),
+            u_canary,
+        )
+    }
+
+    /// Computes the effect sizes from each side's summary statistics.
+    pub fn from_summaries(x: &Descriptive, y: &Descriptive, u_canary: f64) -> Self {
         let (n, m) = (x.count as f64, y.count as f64);
         let pooled_variance =
             ((n - 1.0) * x.std * x.std + (m - 1.0) * y.std * y.std) / (n + m - 2.0);
         let cohens_d =
             (pooled_variance > 0.0).then(|| (x.mean - y.mean).abs() / pooled_variance.sqrt());
         Self {
-            mean_ratio: mean_ratio(canary, baseline),
+            mean_ratio: ratio_of_means(x.mean, y.mean),
             cles: u_canary / (n * m),
             cohens_d,
         }

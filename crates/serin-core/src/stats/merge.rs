@@ -63,6 +63,8 @@ pub(crate) struct ShiftCounter<'a> {
     x: &'a [f64],
     y: &'a [f64],
     within_ties: f64,
+    /// `within_ties` before rounding.
+    within_ties_exact: u128,
     /// Smallest gap between distinct consecutive `x` values.
     x_gap: f64,
     band: Option<Band>,
@@ -88,11 +90,13 @@ impl<'a> ShiftCounter<'a> {
             .map(|pair| pair[1] - pair[0])
             .filter(|gap| *gap > 0.0)
             .fold(f64::INFINITY, f64::min);
+        let within_ties_exact = within_tie_sum(x) + within_tie_sum(y);
         Self {
             x,
             y,
             // Summed exactly and rounded once, as `merge_summary` does.
-            within_ties: (within_tie_sum(x) + within_tie_sum(y)) as f64,
+            within_ties: within_ties_exact as f64,
+            within_ties_exact,
             x_gap,
             band: None,
             attempted_width: f64::INFINITY,
@@ -112,7 +116,49 @@ impl<'a> ShiftCounter<'a> {
             };
         }
         self.two_pointer(shift)
+            .or_else(|| self.tie_aware(shift))
             .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
+    }
+
+    /// A merge by groups of equal `x` for shifts where the samples tie each other
+    /// (the bracket ends always do): with distinct `x` values staying distinct, a
+    /// group of `a` shifted `x` values meeting `b` equal `y` values turns their
+    /// separate tie terms into one of `a + b`.
+    fn tie_aware(&self, shift: f64) -> Option<MergeSummary> {
+        if !self.shift_keeps_x_distinct(shift, shift) {
+            return None;
+        }
+        let (x, y) = (self.x, self.y);
+        let m = y.len();
+        let (mut below, mut at_or_below) = (0usize, 0usize);
+        let mut twice_u: u128 = 0;
+        let mut tie_sum = self.within_ties_exact;
+        let mut start = 0;
+        while start < x.len() {
+            let mut end = start + 1;
+            while end < x.len() && x[end] == x[start] {
+                end += 1;
+            }
+            let value = x[start] - shift;
+            while below < m && y[below] < value {
+                below += 1;
+            }
+            at_or_below = at_or_below.max(below);
+            while at_or_below < m && y[at_or_below] <= value {
+                at_or_below += 1;
+            }
+            let (a, b) = ((end - start) as u128, (at_or_below - below) as u128);
+            twice_u += a * (2 * below as u128 + b);
+            if b > 0 {
+                let t = a + b;
+                tie_sum += (t * t * t - t) - (a * a * a - a) - (b * b * b - b);
+            }
+            start = end;
+        }
+        Some(MergeSummary {
+            u_x: twice_u as f64 / 2.0,
+            tie_sum: tie_sum as f64,
+        })
     }
 
     /// One branch-free merge pass; `None` when some `x_i - shift` equals a `y_j`

@@ -216,7 +216,7 @@ fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec
     }
     // Metric i goes to thread i % threads, which spreads unlike metrics evenly.
     let threads = threads.min(metrics.len());
-    let mut lanes: Vec<Vec<MetricResult>> = std::thread::scope(|scope| {
+    let mut lanes: Vec<std::vec::IntoIter<MetricResult>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|lane| {
                 scope.spawn(move || {
@@ -232,14 +232,12 @@ fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec
         handles
             .into_iter()
             .map(|handle| match handle.join() {
-                Ok(results) => results,
+                Ok(results) => results.into_iter(),
                 // A panic in a worker is a bug; re-raise it on the caller's thread.
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
     });
-    let mut lanes: Vec<std::vec::IntoIter<MetricResult>> =
-        lanes.drain(..).map(Vec::into_iter).collect();
     (0..metrics.len())
         .filter_map(|index| lanes[index % threads].next())
         .collect()

@@ -55,9 +55,10 @@ pub(crate) fn merge_summary(x: &[f64], shift: f64, y: &[f64]) -> MergeSummary {
 /// For shifts inside a band `[low, high]`, every `x_i - shift` lies between
 /// `x_i - high` and `x_i - low` (IEEE subtraction is monotone), so each pair whose
 /// `y_j` falls outside that range is decided for the whole band; only the pairs in
-/// between are compared per shift. The shortcut is taken only when it provably gives
-/// the same answer: no two distinct `x` values can round together after the shift,
-/// and no `x_i - shift` equals a `y_j` (else the full merge runs).
+/// between are compared per shift. Every shortcut is taken only when it provably
+/// gives the same answer: no two distinct `x` values can round together after the
+/// shift, and (for the band and the interleaved count) no `x_i - shift` equals a
+/// `y_j`; a grouped merge handles such ties, and the plain merge everything else.
 #[derive(Clone)]
 pub(crate) struct ShiftCounter<'a> {
     x: &'a [f64],
@@ -115,7 +116,7 @@ impl<'a> ShiftCounter<'a> {
                 tie_sum: self.within_ties,
             };
         }
-        self.two_pointer(shift)
+        self.interleaved(shift)
             .or_else(|| self.tie_aware(shift))
             .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
     }
@@ -161,10 +162,10 @@ impl<'a> ShiftCounter<'a> {
         })
     }
 
-    /// One branch-free merge pass; `None` when some `x_i - shift` equals a `y_j`
-    /// (tie groups then span both samples) or when rounding could merge distinct
-    /// shifted `x` values: the full merge handles those.
-    fn two_pointer(&self, shift: f64) -> Option<MergeSummary> {
+    /// [`count_below`]'s interleaved merges; `None` when some `x_i - shift` equals a
+    /// `y_j` (tie groups then span both samples) or when rounding could merge
+    /// distinct shifted `x` values.
+    fn interleaved(&self, shift: f64) -> Option<MergeSummary> {
         let (x, y) = (self.x, self.y);
         if !self.shift_keeps_x_distinct(shift, shift) {
             return None;

@@ -4,10 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools. The judgement engine and its tests need no system packages; later parts
-# of the suite (a real Prometheus, a real nginx) install theirs here.
+# Tools. Integration tests start a real Prometheus (with promtool for backfill)
+# and a real nginx on 127.0.0.1; install Debian's packages when they are missing.
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The packages start system services; the tests start their own instances.
+  $sudo_cmd service prometheus stop >/dev/null 2>&1 || true
+  $sudo_cmd service nginx stop >/dev/null 2>&1 || true
+fi
 
 echo "== format"
 cargo fmt --all -- --check

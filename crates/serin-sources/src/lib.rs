@@ -1,0 +1,22 @@
+//! Metric sources for Serin: where the baseline and canary series of a judgement come from.
+//!
+//! - [`prometheus`]: Kayenta's Prometheus query forms rendered per scope ([`promql`]),
+//!   fetched with `query_range` over HTTP, concurrently, with timeouts and retries.
+//! - [`inline`]: series given inline as JSON (`{"metric": {"baseline": [...], "canary": [...]}}`).
+//!
+//! Every failure is a typed [`SourceError`] naming the endpoint and the query; an
+//! empty result is *no data* (the judge then says Nodata), never an error and never
+//! a pass.
+
+pub mod inline;
+pub mod prometheus;
+pub mod promql;
+pub mod window;
+
+pub use inline::{InlineData, InlineError};
+pub use prometheus::{
+    Auth, EndpointConfig, FetchedMetrics, FetchedQuery, PrometheusClient, ScopePair, ScopeSet,
+    SourceError, fetch_metrics,
+};
+pub use promql::{QueryError, ScopeSpec, render_query};
+pub use window::{Window, WindowError, parse_duration};

@@ -1,5 +1,6 @@
 //! Serin's integration tests, one binary with a module per area.
 
+mod contracts;
 mod fixtures;
 mod golden_r;
 mod golden_scipy;
@@ -8,4 +9,5 @@ mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
+mod support;
 mod tolerances;

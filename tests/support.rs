@@ -1,0 +1,6 @@
+//! Test harnesses shared by the service tests: a real Prometheus, the service on a
+//! real socket, and models of what Argo Rollouts and Flagger conclude from answers.
+
+pub mod clients;
+pub mod prometheus;
+pub mod service;

@@ -1,0 +1,74 @@
+//! The judge service on a real socket (127.0.0.1, a free port), stopped on drop.
+
+use std::path::{Path, PathBuf};
+
+use serin_judge_service::configs::ConfigStore;
+use serin_judge_service::settings::Settings;
+use serin_judge_service::{AppState, Clock, serve};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The configs directory of `fixtures/service`.
+pub fn configs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/service/configs")
+}
+
+/// Service settings from TOML text.
+pub fn settings(toml: &str) -> Settings {
+    Settings::from_toml(toml, Path::new("test.toml"))
+        .unwrap()
+        .with_env([])
+        .unwrap()
+}
+
+/// A running service.
+pub struct Service {
+    /// Base URL.
+    pub url: String,
+    /// Its state (for its metrics).
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Service {
+    /// Starts the service with `settings` and the fixture configs.
+    pub async fn start(settings: Settings, clock: Option<Clock>) -> Self {
+        let configs = ConfigStore::load(&configs_dir()).unwrap();
+        let state = match clock {
+            Some(clock) => AppState::with_clock(settings, configs, clock),
+            None => AppState::new(settings, configs),
+        }
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        Self {
+            url,
+            state,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops accepting, finishes in-flight requests, returns once stopped.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -9,5 +9,6 @@ mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
+mod service_api;
 mod support;
 mod tolerances;

@@ -83,7 +83,7 @@ pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let message = format!("invalid request body: {inner}");
-        if path == "." || path.is_empty() {
+        if path.is_empty() || path == "." || path == "?" {
             ApiError::bad(message)
         } else {
             ApiError::bad_field(path.clone(), format!("{path}: {inner}"))

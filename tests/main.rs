@@ -10,5 +10,6 @@ mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
 mod service_api;
+mod source_failures;
 mod support;
 mod tolerances;

@@ -20,7 +20,9 @@ fn state(toml: &str) -> AppState {
 /// `n` seeded values around `mean`.
 fn series(seed: u64, n: usize, mean: f64, spread: f64) -> Vec<f64> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    (0..n).map(|_| mean + spread * (rng.random::<f64>() - 0.5)).collect()
+    (0..n)
+        .map(|_| mean + spread * (rng.random::<f64>() - 0.5))
+        .collect()
 }
 
 fn inline(latency_factor: f64, errors_factor: f64) -> Value {
@@ -35,7 +37,10 @@ fn inline(latency_factor: f64, errors_factor: f64) -> Value {
     let canary = side(11, latency_factor, errors_factor);
     let mut data = serde_json::Map::new();
     for metric in ["latency_p99_ms", "error_ratio", "cpu_ratio"] {
-        data.insert(metric.into(), json!({"baseline": baseline[metric], "canary": canary[metric]}));
+        data.insert(
+            metric.into(),
+            json!({"baseline": baseline[metric], "canary": canary[metric]}),
+        );
     }
     Value::Object(data)
 }
@@ -52,12 +57,21 @@ impl Answer {
     }
 }
 
-async fn call(state: &AppState, method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Answer {
+async fn call(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Answer {
     let mut request = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app(state.clone()).oneshot(request.body(body.into()).unwrap()).await.unwrap();
+    let response = app(state.clone())
+        .oneshot(request.body(body.into()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -75,10 +89,7 @@ async fn call(state: &AppState, method: &str, uri: &str, headers: &[(&str, &str)
 #[tokio::test]
 async fn inline_judgements_answer_200_with_the_verdict() {
     let state = state("");
-    let cases = [
-        (1.0, 1.0, "pass"),
-        (1.3, 5.0, "fail"),
-    ];
+    let cases = [(1.0, 1.0, "pass"), (1.3, 5.0, "fail")];
     for (latency, errors, verdict) in cases {
         let body = json!({"configName": "checkout", "data": inline(latency, errors)});
         let answer = call(&state, "POST", "/judge", &[], body.to_string()).await;
@@ -92,7 +103,10 @@ async fn inline_judgements_answer_200_with_the_verdict() {
 
     // An inline config and request thresholds work the same; a canary without latency
     // data (mustHaveData) loses the latency group: 60 of 100, marginal at 90 / 50.
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(configs_dir().join("checkout.json")).unwrap()).unwrap();
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(configs_dir().join("checkout.json")).unwrap(),
+    )
+    .unwrap();
     let mut data = inline(1.0, 1.0);
     data["latency_p99_ms"]["canary"] = json!([]);
     let body = json!({"config": config, "data": data, "thresholds": {"pass": 90, "marginal": 50}});
@@ -101,7 +115,10 @@ async fn inline_judgements_answer_200_with_the_verdict() {
     let json = answer.json();
     assert_eq!(json["verdict"], "marginal", "{}", answer.body);
     assert_eq!(json["score"], 60.0);
-    assert_eq!(json["judgeResult"]["results"][0]["classification"], "NodataFailMetric");
+    assert_eq!(
+        json["judgeResult"]["results"][0]["classification"],
+        "NodataFailMetric"
+    );
 }
 
 #[tokio::test]
@@ -139,11 +156,26 @@ async fn bad_requests_get_clear_statuses() {
         (big.to_string(), StatusCode::PAYLOAD_TOO_LARGE, "exceeds the limit of 4096 bytes", None),
     ];
     for (body, status, text, field) in cases {
-        let answer = call(&state, "POST", "/judge", &[("content-type", "application/json")], body.clone()).await;
+        let answer = call(
+            &state,
+            "POST",
+            "/judge",
+            &[("content-type", "application/json")],
+            body.clone(),
+        )
+        .await;
         assert_eq!(answer.status, status, "{body}\n{}", answer.body);
-        assert!(answer.content_type.starts_with("application/json"), "{}", answer.content_type);
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{}",
+            answer.content_type
+        );
         let json = answer.json();
-        assert!(json["error"].as_str().unwrap().contains(text), "{body}\nwant {text:?} in {}", answer.body);
+        assert!(
+            json["error"].as_str().unwrap().contains(text),
+            "{body}\nwant {text:?} in {}",
+            answer.body
+        );
         assert_eq!(json["field"].as_str(), field, "{body}");
     }
     let answer = call(&state, "GET", "/judgment", &[], Body::empty()).await;
@@ -156,17 +188,36 @@ async fn tokens_guard_the_judging_routes_only() {
     let body = json!({"configName": "checkout", "data": inline(1.0, 1.0)}).to_string();
     let cases: [(&str, &str, Vec<(&str, &str)>, StatusCode); 8] = [
         ("POST", "/judge", vec![], StatusCode::UNAUTHORIZED),
-        ("POST", "/judge", vec![("authorization", "Bearer wrong")], StatusCode::UNAUTHORIZED),
-        ("POST", "/judge", vec![("authorization", "Bearer s3cret")], StatusCode::OK),
+        (
+            "POST",
+            "/judge",
+            vec![("authorization", "Bearer wrong")],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "POST",
+            "/judge",
+            vec![("authorization", "Bearer s3cret")],
+            StatusCode::OK,
+        ),
         ("GET", "/canaryConfig", vec![], StatusCode::UNAUTHORIZED),
         ("GET", "/t/s3cret/canaryConfig", vec![], StatusCode::OK),
-        ("GET", "/t/wrong/canaryConfig", vec![], StatusCode::UNAUTHORIZED),
+        (
+            "GET",
+            "/t/wrong/canaryConfig",
+            vec![],
+            StatusCode::UNAUTHORIZED,
+        ),
         ("GET", "/healthz", vec![], StatusCode::OK),
         ("GET", "/metrics", vec![], StatusCode::OK),
     ];
     for (method, uri, headers, status) in cases {
         let answer = call(&state, method, uri, &headers, body.clone()).await;
-        assert_eq!(answer.status, status, "{method} {uri} {headers:?}: {}", answer.body);
+        assert_eq!(
+            answer.status, status,
+            "{method} {uri} {headers:?}: {}",
+            answer.body
+        );
     }
     let flagger = |token: Option<&str>| {
         let mut metadata = json!({"config": "checkout", "baseline": "a", "canary": "b"});
@@ -175,32 +226,79 @@ async fn tokens_guard_the_judging_routes_only() {
         }
         json!({"name": "c", "namespace": "n", "metadata": metadata}).to_string()
     };
-    let answer = call(&state, "POST", "/flagger/judge", &[], flagger(Some("wrong"))).await;
+    let answer = call(
+        &state,
+        "POST",
+        "/flagger/judge",
+        &[],
+        flagger(Some("wrong")),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.body, "error: missing or invalid bearer token\n");
     // With the token, it gets past auth (and fails later: no endpoint is configured).
-    let answer = call(&state, "POST", "/flagger/judge", &[], flagger(Some("s3cret"))).await;
-    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+    let answer = call(
+        &state,
+        "POST",
+        "/flagger/judge",
+        &[],
+        flagger(Some("s3cret")),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.body
+    );
 }
 
 #[tokio::test]
 async fn kayenta_api_lists_configs_and_refuses_what_it_cannot_run() {
     let state = state("");
-    let answer = call(&state, "GET", "/canaryConfig?application=checkout", &[], Body::empty()).await;
+    let answer = call(
+        &state,
+        "GET",
+        "/canaryConfig?application=checkout",
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK);
     let list = answer.json();
     assert_eq!(list[0]["id"], "checkout");
     assert_eq!(list[0]["name"], "checkout");
-    let answer = call(&state, "GET", "/canaryConfig?application=billing", &[], Body::empty()).await;
+    let answer = call(
+        &state,
+        "GET",
+        "/canaryConfig?application=billing",
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(answer.json(), json!([]));
 
     let scope = json!({"scope": "a", "start": "2026-11-23T10:00:00Z", "end": "2026-11-23T10:10:00Z", "step": 30});
-    let execution = json!({"scopes": {"default": {"controlScope": scope, "experimentScope": scope}}}).to_string();
+    let execution =
+        json!({"scopes": {"default": {"controlScope": scope, "experimentScope": scope}}})
+            .to_string();
     let cases = [
         ("/canary/nope", execution.as_str(), StatusCode::NOT_FOUND),
-        ("/canary/checkout?metricsAccountName=elsewhere", execution.as_str(), StatusCode::BAD_REQUEST),
-        ("/canary/checkout", "{\"scopes\": {}}", StatusCode::BAD_REQUEST),
-        ("/canary/checkout", execution.as_str(), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "/canary/checkout?metricsAccountName=elsewhere",
+            execution.as_str(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/canary/checkout",
+            "{\"scopes\": {}}",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/canary/checkout",
+            execution.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (uri, body, status) in cases {
         let answer = call(&state, "POST", uri, &[], body.to_owned()).await;
@@ -213,27 +311,50 @@ async fn kayenta_api_lists_configs_and_refuses_what_it_cannot_run() {
 #[tokio::test]
 async fn probes_metrics_and_openapi() {
     let state = state("");
-    assert_eq!(call(&state, "GET", "/healthz", &[], Body::empty()).await.body, "ok");
+    assert_eq!(
+        call(&state, "GET", "/healthz", &[], Body::empty())
+            .await
+            .body,
+        "ok"
+    );
     let ready = call(&state, "GET", "/readyz", &[], Body::empty()).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["configs"], 1);
     state.start_draining();
-    assert_eq!(call(&state, "GET", "/readyz", &[], Body::empty()).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        call(&state, "GET", "/readyz", &[], Body::empty())
+            .await
+            .status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
     let body = json!({"configName": "checkout", "data": inline(1.0, 1.0)}).to_string();
-    assert_eq!(call(&state, "POST", "/judge", &[], body).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&state, "POST", "/judge", &[], body).await.status,
+        StatusCode::OK
+    );
     let metrics = call(&state, "GET", "/metrics", &[], Body::empty()).await;
-    assert!(metrics.content_type.starts_with("application/openmetrics-text"));
+    assert!(
+        metrics
+            .content_type
+            .starts_with("application/openmetrics-text")
+    );
     for line in [
         "serin_verdicts_total{verdict=\"pass\",api=\"judge\"} 1",
         "serin_http_requests_total{route=\"/judge\",method=\"POST\",status=\"200\"} 1",
         "serin_http_request_duration_seconds_count{route=\"/judge\"} 1",
     ] {
-        assert!(metrics.body.contains(line), "{line} missing:\n{}", metrics.body);
+        assert!(
+            metrics.body.contains(line),
+            "{line} missing:\n{}",
+            metrics.body
+        );
     }
 
     // The OpenAPI document lists every route the router serves, and no other.
-    let spec = call(&state, "GET", "/openapi.json", &[], Body::empty()).await.json();
+    let spec = call(&state, "GET", "/openapi.json", &[], Body::empty())
+        .await
+        .json();
     assert_eq!(spec["openapi"], "3.1.0");
     let mut documented: Vec<String> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -259,6 +380,9 @@ async fn probes_metrics_and_openapi() {
         let uri = path.replace("{id}", "checkout");
         let answer = call(&state, method, &uri, &[], "{}").await;
         assert_ne!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{route}");
-        assert!(!answer.body.contains("no such route"), "{route} is documented but not served");
+        assert!(
+            !answer.body.contains("no such route"),
+            "{route} is documented but not served"
+        );
     }
 }

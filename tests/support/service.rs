@@ -25,8 +25,6 @@ pub fn settings(toml: &str) -> Settings {
 pub struct Service {
     /// Base URL.
     pub url: String,
-    /// Its state (for its metrics).
-    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -43,12 +41,11 @@ impl Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve(listener, state.clone(), async move {
+        let handle = tokio::spawn(serve(listener, state, async move {
             let _ = rx.await;
         }));
         Self {
             url,
-            state,
             shutdown: Some(tx),
             handle: Some(handle),
         }

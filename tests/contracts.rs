@@ -15,6 +15,13 @@ use crate::support::clients::{
 use crate::support::prometheus::{Prometheus, checkout_openmetrics};
 use crate::support::service::{Service, settings};
 
+/// A Flagger scenario: canary track, extra metadata, pass or the failure text.
+type FlaggerCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Result<(), &'static str>,
+);
+
 /// The token the docs use.
 const TOKEN: &str = "change-me";
 
@@ -230,7 +237,7 @@ async fn documented_clients_reach_the_verdicts_they_should() {
     let hook = &canary_resource["spec"]["analysis"]["webhooks"][0];
     assert_eq!(hook["type"], "rollout");
     let url = local(hook["url"].as_str().unwrap(), &service);
-    let flagger_cases: [(&str, &[(&str, &str)], Result<(), &str>); 5] = [
+    let flagger_cases: [FlaggerCase; 5] = [
         ("canary", &[], Ok(())),
         ("canary-bad", &[], Err("fail: score 0")),
         ("canary-cpu", &[], Err("marginal: score 80")),

@@ -13,6 +13,14 @@ use tower::ServiceExt;
 
 use crate::support::service::{configs_dir, settings};
 
+/// Method, path, headers, expected status.
+type AuthCase = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    StatusCode,
+);
+
 fn state(toml: &str) -> AppState {
     AppState::new(settings(toml), ConfigStore::load(&configs_dir()).unwrap()).unwrap()
 }
@@ -186,7 +194,7 @@ async fn bad_requests_get_clear_statuses() {
 async fn tokens_guard_the_judging_routes_only() {
     let state = state("tokens = [\"s3cret\"]\n");
     let body = json!({"configName": "checkout", "data": inline(1.0, 1.0)}).to_string();
-    let cases: [(&str, &str, Vec<(&str, &str)>, StatusCode); 8] = [
+    let cases: [AuthCase; 8] = [
         ("POST", "/judge", vec![], StatusCode::UNAUTHORIZED),
         (
             "POST",

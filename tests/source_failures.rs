@@ -189,15 +189,15 @@ async fn scripted_source_failures_are_never_a_pass() {
             "{}: queries received",
             case.name
         );
-        if let Expect::Error(status, _) = case.expect {
-            if status.is_server_error() {
-                let metrics = state.telemetry().encode();
-                assert!(
-                    metrics.contains("serin_source_errors_total{endpoint=\"default\""),
-                    "{}:\n{metrics}",
-                    case.name
-                );
-            }
+        if let Expect::Error(status, _) = case.expect
+            && status.is_server_error()
+        {
+            let metrics = state.telemetry().encode();
+            assert!(
+                metrics.contains("serin_source_errors_total{endpoint=\"default\""),
+                "{}:\n{metrics}",
+                case.name
+            );
         }
     }
 }

@@ -288,12 +288,12 @@ impl Settings {
                 pair[0]
             ));
         }
-        if let Some(default) = &self.default_prometheus {
-            if !names.contains(&default.as_str()) {
-                return invalid(format!(
-                    "default_prometheus {default:?} names no [[prometheus]] endpoint"
-                ));
-            }
+        if let Some(default) = &self.default_prometheus
+            && !names.contains(&default.as_str())
+        {
+            return invalid(format!(
+                "default_prometheus {default:?} names no [[prometheus]] endpoint"
+            ));
         }
         Ok(())
     }

@@ -77,6 +77,9 @@ fn gaussian(rng: &mut SmallRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// Draws one value of a family for a track.
+type ValueFn = dyn Fn(&mut SmallRng, &Track) -> f64;
+
 /// OpenMetrics text of the checkout gauges for every track, one point every
 /// [`SAMPLE_EVERY_S`] from `start` (inclusive) to `end` (exclusive).
 pub fn checkout_openmetrics(start: DateTime<Utc>, end: DateTime<Utc>, seed: u64) -> String {
@@ -85,7 +88,7 @@ pub fn checkout_openmetrics(start: DateTime<Utc>, end: DateTime<Utc>, seed: u64)
         .step_by(SAMPLE_EVERY_S as usize)
         .collect();
     let mut out = String::new();
-    let families: [(&str, &dyn Fn(&mut SmallRng, &Track) -> f64); 3] = [
+    let families: [(&str, &ValueFn); 3] = [
         ("checkout_latency_p99_ms", &|rng, track| {
             if track.nan_latency {
                 f64::NAN
@@ -188,10 +191,10 @@ impl Prometheus {
     async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         for _ in 0..300 {
-            if let Ok(response) = client.get(format!("{}/-/ready", self.url)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(format!("{}/-/ready", self.url)).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

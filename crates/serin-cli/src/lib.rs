@@ -32,6 +32,8 @@ pub const EXIT_USAGE: u8 = 64;
 pub const EXIT_INPUT: u8 = 65;
 /// Exit code for an unreadable input file.
 pub const EXIT_NO_INPUT: u8 = 66;
+/// Exit code when `serin serve` cannot start (bad settings, configs, address).
+pub const EXIT_CONFIG: u8 = 78;
 
 /// Serin: statistical canary judgement.
 #[derive(Debug, Parser)]
@@ -47,6 +49,8 @@ pub struct Cli {
 pub enum Command {
     /// Judge exported metric CSVs against a Kayenta canary config.
     Judge(JudgeArgs),
+    /// Run the judge service (the same as the `serin-judge` binary).
+    Serve(serin_judge_service::cli::ServeArgs),
 }
 
 /// Arguments of `serin judge`.
@@ -139,6 +143,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Command::Serve(args) = &cli.command {
+        // The service runs until SIGTERM; 0 after a clean shutdown.
+        return match serin_judge_service::cli::run(args.clone()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("serin: {error:#}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        };
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match run(&cli, &mut out, io::stderr().is_terminal()) {
@@ -160,6 +174,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 pub fn run(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<JudgeResult, CliError> {
     match &cli.command {
         Command::Judge(args) => run_judge(args, out, progress),
+        Command::Serve(_) => Err(CliError::Input(
+            "`serin serve` runs a service, not a judgement: use main_with_args".into(),
+        )),
     }
 }
 

@@ -213,7 +213,7 @@ async fn a_real_prometheus_that_rejects_a_query_or_stops() {
     .await;
     let service = Service::start(
         settings(&format!(
-            "[[prometheus]]\nname = \"default\"\nurl = \"{}\"\ntimeout = \"2s\"\nretries = 1\nbackoff = \"50ms\"\n",
+            "[[prometheus]]\nname = \"default\"\nurl = \"{}\"\ntimeout = \"2s\"\nretries = 1\nbackoff = \"50ms\"\nmax_concurrent_queries = 1\n",
             prometheus.url
         )),
         None,
@@ -245,7 +245,8 @@ async fn a_real_prometheus_that_rejects_a_query_or_stops() {
     );
     assert_eq!(answer["queries"].as_array().unwrap().len(), 6);
 
-    // A query Prometheus rejects: 422 naming the endpoint and the query.
+    // A query Prometheus rejects: 422 naming the endpoint and the query (one query
+    // at a time, so the baseline's is the first to fail).
     let mut bad = scopes.clone();
     bad["config"] = json!({"name": "broken", "metrics": [{"name": "m",
         "query": {"customInlineTemplate": "PromQL:sum(rate(checkout_error_ratio{track=\"${scope}\"}))"},

@@ -139,6 +139,14 @@ pub struct KayentaRun {
     pub phase: ArgoPhase,
 }
 
+/// A run that ended in an Error measurement.
+fn errored(requests: Vec<String>, reason: &str) -> KayentaRun {
+    KayentaRun {
+        requests,
+        phase: ArgoPhase::Error(reason.to_owned()),
+    }
+}
+
 /// Runs Argo's kayenta provider against `provider.address`: the config lookup, the
 /// execution start, then polls until complete (Argo waits 15 s between polls; the
 /// model waits 50 ms).
@@ -152,18 +160,12 @@ pub async fn argo_kayenta(client: &reqwest::Client, provider: &KayentaProvider) 
     requests.push(format!("GET {}", lookup.trim_start_matches(address)));
     let response = client.get(&lookup).send().await.unwrap();
     if response.status() != 200 {
-        return KayentaRun {
-            requests,
-            phase: ArgoPhase::Error("Invalid Response".into()),
-        };
+        return errored(requests, "Invalid Response");
     }
     let configs: Vec<Value> = match response.json().await {
         Ok(configs) => configs,
         Err(e) => {
-            return KayentaRun {
-                requests,
-                phase: ArgoPhase::Error(e.to_string()),
-            };
+            return errored(requests, &e.to_string());
         }
     };
     let config_id = configs
@@ -201,19 +203,13 @@ pub async fn argo_kayenta(client: &reqwest::Client, provider: &KayentaProvider) 
         .await
         .unwrap();
     if response.status() != 200 {
-        return KayentaRun {
-            requests,
-            phase: ArgoPhase::Error("Invalid Response".into()),
-        };
+        return errored(requests, "Invalid Response");
     }
     let started: Value = response.json().await.unwrap();
     let execution_id = match &started["canaryExecutionId"] {
         Value::String(id) if !id.is_empty() => id.clone(),
         _ => {
-            return KayentaRun {
-                requests,
-                phase: ArgoPhase::Error("Invalid canaryExecutionId".into()),
-            };
+            return errored(requests, "Invalid canaryExecutionId");
         }
     };
     for _ in 0..600 {
@@ -224,18 +220,12 @@ pub async fn argo_kayenta(client: &reqwest::Client, provider: &KayentaProvider) 
             .await
             .unwrap();
         if response.status() != 200 {
-            return KayentaRun {
-                requests,
-                phase: ArgoPhase::Error("Invalid Response".into()),
-            };
+            return errored(requests, "Invalid Response");
         }
         let body: Value = response.json().await.unwrap();
         match body.get("complete").and_then(Value::as_bool) {
             None => {
-                return KayentaRun {
-                    requests,
-                    phase: ArgoPhase::Error("Missing Complete Status".into()),
-                };
+                return errored(requests, "Missing Complete Status");
             }
             Some(false) => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -247,10 +237,7 @@ pub async fn argo_kayenta(client: &reqwest::Client, provider: &KayentaProvider) 
             .pointer("/result/judgeResult/score/score")
             .and_then(Value::as_f64)
         else {
-            return KayentaRun {
-                requests,
-                phase: ArgoPhase::Error("Missing Score".into()),
-            };
+            return errored(requests, "Missing Score");
         };
         let score = score as i64;
         let phase = if score >= provider.pass {

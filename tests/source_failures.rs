@@ -202,6 +202,42 @@ async fn scripted_source_failures_are_never_a_pass() {
     }
 }
 
+#[tokio::test]
+async fn endpoint_credentials_are_sent_with_every_query() {
+    let cases = [
+        (
+            "auth = { type = \"bearer\", token = \"t0ken\" }",
+            "Bearer t0ken",
+        ),
+        // base64("serin:pw")
+        (
+            "auth = { type = \"basic\", username = \"serin\", password = \"pw\" }",
+            "Basic c2VyaW46cHc=",
+        ),
+        ("", ""),
+    ];
+    for (auth, header) in cases {
+        let fake = FakePrometheus::start(
+            |_| Behaviour::Matrix {
+                value: "1",
+                points: 20,
+            },
+            None,
+        )
+        .await;
+        let toml = format!(
+            "[[prometheus]]\nname = \"default\"\nurl = \"{}\"\n{auth}\n",
+            fake.url
+        );
+        let state =
+            AppState::new(settings(&toml), ConfigStore::load(&configs_dir()).unwrap()).unwrap();
+        let request = Request::post("/judge").body(Body::from(body())).unwrap();
+        let response = app(state).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{auth}");
+        assert_eq!(fake.authorization(), vec![header.to_owned(); 6], "{auth}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_that_rejects_a_query_or_stops() {
     let now = Utc::now();

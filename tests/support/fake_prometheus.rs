@@ -30,6 +30,7 @@ pub enum Behaviour {
 struct Script {
     answer: Box<dyn Fn(usize) -> Behaviour + Send + Sync>,
     served: AtomicUsize,
+    authorization: std::sync::Mutex<Vec<String>>,
     stop_after: Option<usize>,
     stop: Notify,
 }
@@ -51,6 +52,7 @@ impl FakePrometheus {
         let script = Arc::new(Script {
             answer: Box::new(answer),
             served: AtomicUsize::new(0),
+            authorization: std::sync::Mutex::new(Vec::new()),
             stop_after,
             stop: Notify::new(),
         });
@@ -73,6 +75,11 @@ impl FakePrometheus {
     pub fn served(&self) -> usize {
         self.script.served.load(Ordering::SeqCst)
     }
+
+    /// The `Authorization` header of every query received (empty when absent).
+    pub fn authorization(&self) -> Vec<String> {
+        self.script.authorization.lock().unwrap().clone()
+    }
 }
 
 fn matrix(value: &str, points: usize) -> String {
@@ -85,7 +92,12 @@ fn matrix(value: &str, points: usize) -> String {
     )
 }
 
-async fn query(State(script): State<Arc<Script>>) -> Response {
+async fn query(State(script): State<Arc<Script>>, headers: axum::http::HeaderMap) -> Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    script.authorization.lock().unwrap().push(authorization);
     let n = script.served.fetch_add(1, Ordering::SeqCst);
     let behaviour = (script.answer)(n);
     if script.stop_after == Some(n + 1) {

@@ -70,23 +70,24 @@ pub struct Rollout<S, R, J, C> {
 }
 
 impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
-    /// Resumes the saved rollout of `plan`, or starts a new one if there is none or the saved
-    /// one has ended (after finishing its last router write, if that was interrupted).
+    /// Resumes the saved rollout of `plan` (even one that has ended: it stays ended), or starts
+    /// a new one if there is none or the saved one was of another plan and has ended.
+    /// `restart` starts a new rollout of `plan` over an ended one of the same plan.
     pub async fn start(
         plan: Plan,
         store: S,
         router: R,
         judge: J,
         clock: C,
+        restart: bool,
     ) -> Result<Self, RolloutError> {
         let now = clock.now();
-        let saved = store.load()?;
-        let mut rollout = match saved {
-            Some(state) if !state.phase.is_terminal() => {
+        let mut rollout = match store.load()? {
+            Some(state) if !state.phase.is_terminal() || (state.plan == plan && !restart) => {
                 if state.plan != plan {
                     return Err(RolloutError::PlanMismatch(state.plan.name.clone()));
                 }
-                info!(plan = %plan.name, step = state.step_index, "resuming rollout");
+                info!(plan = %plan.name, step = state.step_index, phase = ?state.phase, "resuming rollout");
                 return Ok(Rollout {
                     store,
                     router,
@@ -96,6 +97,7 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                 });
             }
             Some(state) => {
+                // The previous rollout has ended; finish its last write before replacing it.
                 let mut previous = Rollout {
                     store,
                     router,

@@ -124,8 +124,14 @@ pub enum PlanError {
 impl Plan {
     /// Parses and validates a YAML plan.
     pub fn from_yaml(text: &str) -> Result<Self, PlanError> {
-        let deserializer = serde_norway::Deserializer::from_str(text);
-        let plan: Plan = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        // Through a JSON value, so that one-key maps (`setWeight: 5`, `nginx: {…}`) select enum
+        // variants as in JSON instead of YAML tags, and errors carry the path that is wrong.
+        let value: serde_json::Value =
+            serde_norway::from_str(text).map_err(|error| PlanError::Syntax {
+                path: "plan".to_owned(),
+                message: error.to_string(),
+            })?;
+        let plan: Plan = serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
             PlanError::Syntax {
                 path: if path == "." { "plan".to_owned() } else { path },

@@ -8,4 +8,5 @@ mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
+mod rollout_nginx;
 mod tolerances;

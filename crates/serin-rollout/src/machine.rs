@@ -205,11 +205,17 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
             });
         }
         let Some(step) = self.state.plan.steps.get(self.state.step_index).cloned() else {
-            self.begin_weight_change(Weight::FULL, |state| {
+            let complete = |state: &mut RolloutState| {
                 state.phase = Phase::Completed;
                 state.message = Some("all steps done: canary has all the traffic".into());
-            })?;
-            self.finish_pending_write().await?;
+            };
+            if self.state.weight == Some(Weight::FULL) {
+                complete(&mut self.state);
+                self.save()?;
+            } else {
+                self.begin_weight_change(Weight::FULL, complete)?;
+                self.finish_pending_write().await?;
+            }
             return Ok(Progress::Advanced);
         };
         match step {

@@ -99,7 +99,10 @@ impl StateStore for MemoryStore {
 
     fn request(&self, request: ControlRequest) -> Result<(), StateError> {
         let mut pending = self.shared.request.lock().unwrap();
-        if !pending.as_ref().is_some_and(|p| p.action == ControlAction::Abort) {
+        if !pending
+            .as_ref()
+            .is_some_and(|p| p.action == ControlAction::Abort)
+        {
             *pending = Some(request);
         }
         Ok(())
@@ -360,7 +363,11 @@ async fn check(plan_text: &str, case: Case) -> Harness {
         .await
         .unwrap_or_else(|error| panic!("{}: {error}", case.name));
     assert_eq!(phase, case.phase, "{}", case.name);
-    assert!(reactions.is_empty(), "{}: unused reactions {reactions:?}", case.name);
+    assert!(
+        reactions.is_empty(),
+        "{}: unused reactions {reactions:?}",
+        case.name
+    );
     let ending = harness.ending();
     assert_eq!(ending.writes, weights(case.writes), "{}", case.name);
     let message = harness.state().message.unwrap_or_default();
@@ -428,7 +435,11 @@ async fn verdicts_drive_the_rollout() {
         },
         Case {
             name: "four source errors are retried, then a pass goes on",
-            script: vec![(1, false, &[SourceError, SourceError, SourceError, SourceError, Pass])],
+            script: vec![(
+                1,
+                false,
+                &[SourceError, SourceError, SourceError, SourceError, Pass],
+            )],
             reactions: vec![],
             phase: Phase::Completed,
             writes: &[5, 20, 50, 100],
@@ -540,7 +551,11 @@ async fn time_is_only_what_the_plan_asks_for() {
     .await;
     assert_eq!(harness.ending().elapsed, Duration::from_secs(8 * 60));
     let state = harness.state();
-    let verdicts: Vec<_> = state.verdicts.iter().map(|v| (v.step_index, v.weight.canary())).collect();
+    let verdicts: Vec<_> = state
+        .verdicts
+        .iter()
+        .map(|v| (v.step_index, v.weight.canary()))
+        .collect();
     assert_eq!(verdicts, [(1, 5), (1, 5), (5, 50)]);
 }
 
@@ -570,16 +585,27 @@ async fn resumes_after_a_kill_at_every_transition() {
     for (name, script, reactions) in scenarios {
         let reference = Harness::new(PLAN, ScriptedJudge::new(&script));
         let counter = Killer::disarmed();
-        reference.drive(&counter, &mut reactions.clone().into()).await.unwrap();
+        reference
+            .drive(&counter, &mut reactions.clone().into())
+            .await
+            .unwrap();
         let expected = reference.ending();
         let effects = counter.effects.load(Ordering::SeqCst);
         assert!(effects > 10, "{name}: only {effects} effects");
         for kill_after in 0..effects {
             let harness = Harness::new(PLAN, ScriptedJudge::new(&script));
             let mut pending: VecDeque<Reaction> = reactions.clone().into();
-            let first = harness.drive(&Killer::armed(kill_after), &mut pending).await;
-            assert!(first.is_err(), "{name}: kill after effect {kill_after} did not stop the run");
-            let phase = harness.drive(&Killer::disarmed(), &mut pending).await.unwrap();
+            let first = harness
+                .drive(&Killer::armed(kill_after), &mut pending)
+                .await;
+            assert!(
+                first.is_err(),
+                "{name}: kill after effect {kill_after} did not stop the run"
+            );
+            let phase = harness
+                .drive(&Killer::disarmed(), &mut pending)
+                .await
+                .unwrap();
             let ending = harness.ending();
             let context = format!("{name}, killed after effect {kill_after}");
             assert_eq!(phase, expected.phase, "{context}");
@@ -588,7 +614,11 @@ async fn resumes_after_a_kill_at_every_transition() {
             assert_eq!(ending.elapsed, expected.elapsed, "{context}: time");
             let mut distinct = ending.writes.clone();
             distinct.dedup();
-            assert_eq!(distinct, expected.writes, "{context}: writes {:?}", ending.writes);
+            assert_eq!(
+                distinct, expected.writes,
+                "{context}: writes {:?}",
+                ending.writes
+            );
             assert!(
                 ending.writes.len() <= expected.writes.len() + 1,
                 "{context}: more than one write repeated: {:?}",
@@ -613,7 +643,11 @@ async fn a_foreign_edit_stops_the_rollout_and_abort_still_restores_stable() {
             if expected == "5 %" && found == "30 %"),
         "{error}"
     );
-    assert_eq!(harness.state().pending_weight, Weight::new(20), "the write stays pending");
+    assert_eq!(
+        harness.state().pending_weight,
+        Weight::new(20),
+        "the write stays pending"
+    );
     let mut rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
     assert_eq!(rollout.abort("operator").await.unwrap(), Phase::Aborted);
     assert_eq!(harness.world.lock().unwrap().weight, Some(Weight::ZERO));
@@ -663,7 +697,11 @@ steps:
         })
         .unwrap();
     let rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
-    assert_eq!(rollout.state().phase, Phase::Aborted, "an ended rollout stays ended");
+    assert_eq!(
+        rollout.state().phase,
+        Phase::Aborted,
+        "an ended rollout stays ended"
+    );
     let restarted = Rollout::start(
         harness.plan.clone(),
         rollout.store,
@@ -689,5 +727,8 @@ async fn an_unfinished_rollout_of_another_plan_is_refused() {
         ..harness
     };
     let error = other.rollout(&Killer::disarmed()).await.err().unwrap();
-    assert!(matches!(error, RolloutError::PlanMismatch(ref name) if name == "checkout"), "{error}");
+    assert!(
+        matches!(error, RolloutError::PlanMismatch(ref name) if name == "checkout"),
+        "{error}"
+    );
 }

@@ -216,8 +216,10 @@ impl Router for IngressNginx {
             INGRESS.version,
             &config.canary_name(),
         );
+        let mut existing = None;
         for _ in 0..super::kubernetes::CONFLICT_ATTEMPTS {
-            if canary.get().await?.is_some() {
+            existing = canary.get().await?;
+            if existing.is_some() {
                 break;
             }
             if change.to == Weight::ZERO && change.force {
@@ -259,7 +261,7 @@ impl Router for IngressNginx {
         }
         let label = canary.label().to_owned();
         canary
-            .update(|current| {
+            .update_from(existing, |current| {
                 let found = config
                     .weight_of(current)
                     .map_err(|message| RouterError::Invalid {

@@ -113,13 +113,25 @@ impl Object {
     /// patch (`None`: nothing to change). A missing object is [`RouterError::NotFound`].
     pub(crate) async fn update(
         &self,
+        desired: impl FnMut(&Value) -> Result<Option<Value>, RouterError>,
+    ) -> Result<RouterWrite, RouterError> {
+        self.update_from(None, desired).await
+    }
+
+    /// [`Object::update`] starting from an object just read (saves the first read).
+    pub(crate) async fn update_from(
+        &self,
+        mut read: Option<Value>,
         mut desired: impl FnMut(&Value) -> Result<Option<Value>, RouterError>,
     ) -> Result<RouterWrite, RouterError> {
         for _ in 0..CONFLICT_ATTEMPTS {
-            let current = self
-                .get()
-                .await?
-                .ok_or_else(|| RouterError::NotFound(self.label.clone()))?;
+            let current = match read.take() {
+                Some(current) => current,
+                None => self
+                    .get()
+                    .await?
+                    .ok_or_else(|| RouterError::NotFound(self.label.clone()))?,
+            };
             let Some(mut patch) = desired(&current)? else {
                 return Ok(RouterWrite::default());
             };
@@ -143,6 +155,12 @@ impl Object {
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => {
                     return Err(RouterError::NotFound(self.label.clone()));
+                }
+                Err(kube::Error::Api(status)) if status.code == 422 => {
+                    return Err(RouterError::Invalid {
+                        object: self.label.clone(),
+                        message: format!("the API server rejected the change: {}", status.message),
+                    });
                 }
                 Err(error) => return Err(self.error(error)),
             }

@@ -228,3 +228,6 @@ impl Router for AnyRouter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@
 //! - 65: bad input (malformed CSV or config, unknown metric names, bad thresholds);
 //! - 66: an input file cannot be read.
 
+pub mod rollout;
 mod table;
 
 use std::ffi::OsString;
@@ -47,6 +48,9 @@ pub struct Cli {
 pub enum Command {
     /// Judge exported metric CSVs against a Kayenta canary config.
     Judge(JudgeArgs),
+    /// Step canary traffic on verdicts: run a plan, show its status, promote or abort it.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
 }
 
 /// Arguments of `serin judge`.
@@ -141,6 +145,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if let Command::Rollout(command) = &cli.command {
+        return match rollout::run(command, &mut out) {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => {
+                eprintln!("serin: {error}");
+                ExitCode::from(error.exit_code())
+            }
+        };
+    }
     match run(&cli, &mut out, io::stderr().is_terminal()) {
         Ok(result) => ExitCode::from(verdict_exit_code(result.verdict)),
         // A closed pipe (`serin judge … | head`) is not worth a message; the exit
@@ -160,6 +173,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 pub fn run(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<JudgeResult, CliError> {
     match &cli.command {
         Command::Judge(args) => run_judge(args, out, progress),
+        // Rollouts have their own outcome and exit codes: `rollout::run`.
+        Command::Rollout(_) => Err(CliError::Input(
+            "`serin rollout` runs through serin_cli::rollout::run".into(),
+        )),
     }
 }
 

@@ -146,12 +146,23 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
     /// Steps until the rollout ends, sleeping on the clock while waiting; transient router
     /// failures are retried [`ROUTER_RETRIES`] times, one poll interval apart.
     pub async fn run(&mut self) -> Result<Phase, RolloutError> {
+        self.run_observed(|_| {}).await
+    }
+
+    /// [`Rollout::run`], calling `observe` with the state after every transition.
+    pub async fn run_observed(
+        &mut self,
+        mut observe: impl FnMut(&RolloutState),
+    ) -> Result<Phase, RolloutError> {
         let mut router_failures = 0;
         loop {
             match self.step().await {
                 Ok(Progress::Finished(phase)) => return Ok(phase),
                 Ok(Progress::Waiting { until }) => self.clock.sleep_until(until).await,
-                Ok(Progress::Advanced) => router_failures = 0,
+                Ok(Progress::Advanced) => {
+                    router_failures = 0;
+                    observe(&self.state);
+                }
                 Err(RolloutError::Router(error))
                     if error.is_transient() && router_failures < ROUTER_RETRIES =>
                 {

@@ -98,9 +98,9 @@ pub enum RouterError {
     Kubernetes {
         /// The object.
         object: String,
-        /// The cause.
+        /// The cause (boxed: `kube::Error` is large).
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A file could not be read or written.
     #[error("{path}: {source}")]

@@ -32,10 +32,7 @@ impl FakeJudge {
                 let mut request = Vec::new();
                 let mut buffer = [0; 4096];
                 // Headers, then as much body as Content-Length says.
-                loop {
-                    let Ok(n) = connection.read(&mut buffer) else {
-                        break;
-                    };
+                while let Ok(n) = connection.read(&mut buffer) {
                     if n == 0 {
                         break;
                     }

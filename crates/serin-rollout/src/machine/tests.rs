@@ -249,6 +249,12 @@ fn plan(text: &str) -> Plan {
 /// One simulated operator: when the rollout waits in `phase`, leave a request.
 type Reaction = (Phase, ControlAction);
 
+/// The judge's script by (step, background).
+type Script = Vec<(usize, bool, &'static [Answer])>;
+
+/// A named script with its operator reactions.
+type Scenario = (&'static str, Script, Vec<Reaction>);
+
 struct Harness {
     shared: Shared,
     world: Arc<Mutex<World>>,
@@ -573,7 +579,7 @@ async fn run_sleeps_on_the_clock_until_the_end() {
 /// is repeated.
 #[tokio::test]
 async fn resumes_after_a_kill_at_every_transition() {
-    let scenarios: [(&str, Vec<(usize, bool, &'static [Answer])>, Vec<Reaction>); 3] = [
+    let scenarios: [Scenario; 3] = [
         ("complete", vec![], vec![]),
         ("fail at step 5", vec![(5, false, &[Fail])], vec![]),
         (

@@ -65,11 +65,7 @@ impl GatewayApiConfig {
                 weight_of(&self.stable_service),
             );
             let total = canary + stable;
-            let percent = if total == 0 {
-                0
-            } else {
-                (canary * 100 + total / 2) / total
-            };
+            let percent = (canary * 100 + total / 2).checked_div(total).unwrap_or(0);
             let weight = Weight::new(u32::try_from(percent).unwrap_or(u32::MAX))
                 .ok_or_else(|| format!("canary share {percent} is above 100"))?;
             match found {

@@ -57,7 +57,9 @@ pub struct HeaderRouting {
 
 impl IngressNginxConfig {
     pub(crate) fn validate(&self) -> Result<(), PlanError> {
-        if self.weight_total == 0 || 100 % self.weight_total != 0 && self.weight_total % 100 != 0 {
+        if self.weight_total == 0
+            || !100u32.is_multiple_of(self.weight_total) && !self.weight_total.is_multiple_of(100)
+        {
             return Err(PlanError::Invalid(format!(
                 "router.ingressNginx.weightTotal: {} must be a multiple or a divisor of 100",
                 self.weight_total

@@ -74,7 +74,7 @@ impl Object {
     fn error(&self, source: kube::Error) -> RouterError {
         RouterError::Kubernetes {
             object: self.label.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 

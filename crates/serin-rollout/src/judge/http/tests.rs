@@ -14,13 +14,25 @@ use super::*;
 use crate::judge::{ScopeRef, Thresholds, Verdict};
 use crate::weight::Weight;
 
+/// The Authorization header and the body of a request.
+type Seen = (Option<String>, Value);
+
+/// One case: name, status, body, hang, expected verdict or error text.
+type Case = (
+    &'static str,
+    StatusCode,
+    &'static str,
+    bool,
+    Result<Verdict, &'static str>,
+);
+
 #[derive(Clone)]
 struct Answer {
     status: StatusCode,
     body: String,
     /// Never answer (to provoke the client's timeout).
     hang: bool,
-    seen: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 async fn judge_endpoint(
@@ -86,7 +98,7 @@ fn request() -> JudgeRequest {
 #[tokio::test]
 async fn answers_map_to_verdicts_rejections_and_source_errors() {
     let verdict = r#"{"verdict": "marginal", "score": 87.5, "reasons": ["latency up 8 %"], "judgeResult": {}}"#;
-    let cases: [(&str, StatusCode, &str, bool, Result<Verdict, &str>); 6] = [
+    let cases: [Case; 6] = [
         (
             "a verdict",
             StatusCode::OK,

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::router::kubernetes::mock::{Exchange, MockApi, status};
+use crate::router::kubernetes::mock::{Exchange, RouterCase, check_cases, status};
 
 const PATH: &str = "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/checkout";
 
@@ -57,7 +57,7 @@ fn change(from: Option<u32>, to: u32, force: bool) -> WeightChange {
 #[tokio::test]
 async fn requests_and_answers() {
     let at = format!("{PATH}?");
-    let cases: Vec<(&str, WeightChange, Vec<Exchange>, Result<bool, &str>)> = vec![
+    let cases: Vec<RouterCase> = vec![
         (
             "first step from explicit 100/0",
             change(None, 5, false),
@@ -120,16 +120,5 @@ async fn requests_and_answers() {
             Ok(false),
         ),
     ];
-    for (name, change, script, expected) in cases {
-        let api = MockApi::start(script).await;
-        let result = GatewayApi::new(api.client(), config())
-            .set_weight(change)
-            .await;
-        api.finish(name);
-        match (expected, result) {
-            (Ok(changed), Ok(write)) => assert_eq!(write.changed, changed, "{name}"),
-            (Err(text), Err(error)) => assert!(error.to_string().contains(text), "{name}: {error}"),
-            (_, result) => panic!("{name}: unexpected {result:?}"),
-        }
-    }
+    check_cases(cases, |client| GatewayApi::new(client, config())).await;
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::router::kubernetes::mock::{Exchange, MockApi, status};
+use crate::router::kubernetes::mock::{Exchange, RouterCase, check_cases, status};
 
 const PATH: &str = "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/checkout";
 
@@ -78,7 +78,7 @@ fn change(from: Option<u32>, to: u32, force: bool) -> WeightChange {
 #[tokio::test]
 async fn requests_and_answers() {
     let patch = format!("{PATH}?");
-    let cases: Vec<(&str, WeightChange, Vec<Exchange>, Result<bool, &str>)> = vec![
+    let cases: Vec<RouterCase> = vec![
         (
             "first step: weights set and the match route put first",
             change(None, 5, false),
@@ -186,16 +186,7 @@ async fn requests_and_answers() {
             Err("route \"primary\" lacks the stable or the canary destination"),
         ),
     ];
-    for (name, change, script, expected) in cases {
-        let api = MockApi::start(script).await;
-        let result = Istio::new(api.client(), config()).set_weight(change).await;
-        api.finish(name);
-        match (expected, result) {
-            (Ok(changed), Ok(write)) => assert_eq!(write.changed, changed, "{name}"),
-            (Err(text), Err(error)) => assert!(error.to_string().contains(text), "{name}: {error}"),
-            (_, result) => panic!("{name}: unexpected {result:?}"),
-        }
-    }
+    check_cases(cases, |client| Istio::new(client, config())).await;
 }
 
 #[test]

@@ -173,3 +173,31 @@ impl MockApi {
         );
     }
 }
+
+/// One router case: a name, the change asked, the exchanges expected, and the outcome
+/// (`Ok(changed)` or an error containing the text).
+pub(crate) type RouterCase = (
+    &'static str,
+    crate::router::WeightChange,
+    Vec<Exchange>,
+    Result<bool, &'static str>,
+);
+
+/// Runs each case against a fresh mock with the router `make` builds.
+pub(crate) async fn check_cases<R: crate::router::Router>(
+    cases: Vec<RouterCase>,
+    make: impl Fn(kube::Client) -> R,
+) {
+    for (name, change, script, expected) in cases {
+        let api = MockApi::start(script).await;
+        let result = make(api.client()).set_weight(change).await;
+        api.finish(name);
+        match (expected, result) {
+            (Ok(changed), Ok(write)) => assert_eq!(write.changed, changed, "{name}"),
+            (Err(text), Err(error)) => {
+                assert!(error.to_string().contains(text), "{name}: {error}");
+            }
+            (_, result) => panic!("{name}: unexpected {result:?}"),
+        }
+    }
+}

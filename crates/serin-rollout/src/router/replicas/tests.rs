@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::router::kubernetes::mock::{Exchange, MockApi, status};
+use crate::router::kubernetes::mock::{Exchange, RouterCase, check_cases, status};
 
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
 
@@ -62,7 +62,7 @@ async fn requests_and_answers() {
     let canary = format!("{DEPLOYMENTS}/checkout-canary");
     let patch = |path: &str| format!("{path}?");
     let weight = |p| Weight::new(p).unwrap();
-    let cases: Vec<(&str, WeightChange, Vec<Exchange>, Result<bool, &str>)> = vec![
+    let cases: Vec<RouterCase> = vec![
         (
             "10 %: canary up to 1 first, then stable down to 9 (the seeds' 9:1)",
             WeightChange {
@@ -166,16 +166,5 @@ async fn requests_and_answers() {
             Err("Deployment shop/checkout-canary not found"),
         ),
     ];
-    for (name, change, script, expected) in cases {
-        let api = MockApi::start(script).await;
-        let result = Replicas::new(api.client(), config(10))
-            .set_weight(change)
-            .await;
-        api.finish(name);
-        match (expected, result) {
-            (Ok(changed), Ok(write)) => assert_eq!(write.changed, changed, "{name}"),
-            (Err(text), Err(error)) => assert!(error.to_string().contains(text), "{name}: {error}"),
-            (_, result) => panic!("{name}: unexpected {result:?}"),
-        }
-    }
+    check_cases(cases, |client| Replicas::new(client, config(10))).await;
 }

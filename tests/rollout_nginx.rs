@@ -434,10 +434,12 @@ async fn abort_under_traffic_returns_everything_to_stable_without_a_failed_reque
             split
         })
     };
+    // The judge's own requests interleave with the traffic, so counts are not exact here;
+    // they prove that each step sent traffic to the canary.
     let judge = MeasuringJudge {
         nginx: setup.nginx.clone(),
         worker: Arc::new(Mutex::new(Some(worker))),
-        measure: false,
+        measure: true,
         fail_at: Weight::new(50),
         seen: Arc::default(),
     };
@@ -468,10 +470,17 @@ async fn abort_under_traffic_returns_everything_to_stable_without_a_failed_reque
         during.failed, 0,
         "failed requests across reloads: {during:?}"
     );
-    assert!(
-        during.canary > 0 && during.stable > 0,
-        "traffic reached both: {during:?}"
-    );
+    assert!(during.stable > 0, "the traffic ran: {during:?}");
+    let seen = judge.seen.lock().unwrap().clone();
+    let weights: Vec<u32> = seen.iter().map(|(weight, _)| weight.canary()).collect();
+    assert_eq!(weights, [5, 20, 50]);
+    for (weight, split) in seen {
+        assert_eq!(split.failed, 0, "at {weight}: {split:?}");
+        assert!(
+            split.canary > 0 && split.stable > 0,
+            "at {weight}: {split:?}"
+        );
+    }
 
     let after = tokio::task::spawn_blocking(move || measure(port))
         .await

@@ -52,7 +52,7 @@ pub enum RolloutError {
     Router(#[from] RouterError),
     /// The saved state belongs to another plan and is still running.
     #[error(
-        "the state file holds an unfinished rollout of another plan ({0}); finish or abort it first, or use another state file"
+        "the state file holds an unfinished rollout of plan {0:?} that differs from this plan; finish or abort it first, or use another state file"
     )]
     PlanMismatch(String),
     /// There is no saved rollout.

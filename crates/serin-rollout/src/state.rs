@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -274,13 +275,16 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    // Unique per process and per write, so two writers (threads or processes) never share one.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let file_name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
     let temporary = directory.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}-{}.tmp",
         file_name.unwrap_or_default(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
     ));
     let mut file = fs::File::create(&temporary)?;
     file.write_all(bytes)?;

@@ -157,6 +157,14 @@ impl IstioConfig {
                 continue;
             }
             let mut route = route.clone();
+            let sends_to_canary = route["route"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| Self::is(&d["destination"], &self.canary)));
+            if weight == Weight::ZERO && !sends_to_canary {
+                // The canary destination is gone (removed with the canary): nothing to take away.
+                routes.push(route);
+                continue;
+            }
             if self.selected(&route) {
                 if !self.has_both(&route) {
                     return Err(format!(

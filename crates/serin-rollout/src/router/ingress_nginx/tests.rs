@@ -180,6 +180,28 @@ async fn requests_and_answers() {
             Expect::Written(true),
         ),
         (
+            "someone else created the canary Ingress meanwhile (409 on create): read it and patch",
+            change(None, 5, false),
+            vec![
+                Exchange::get(&canary, 404, status(404, "NotFound")),
+                Exchange::get(&stable, 200, stable_ingress()),
+                Exchange::post(
+                    &format!("{INGRESSES}?"),
+                    canary_ingress("5"),
+                    409,
+                    status(409, "AlreadyExists"),
+                ),
+                Exchange::get(&canary, 200, live_canary("0", "8")),
+                Exchange::merge_patch(
+                    &format!("{canary}?"),
+                    weight_patch("5", "8"),
+                    200,
+                    live_canary("5", "9"),
+                ),
+            ],
+            Expect::Written(true),
+        ),
+        (
             "a weight change patches the annotations with the resourceVersion read",
             change(Some(5), 20, false),
             vec![

@@ -49,6 +49,11 @@ fn match_route() -> Value {
     })
 }
 
+/// The primary route after someone removed the canary destination.
+fn stable_only() -> Value {
+    json!({"name": "primary", "route": [{"destination": {"host": "checkout", "subset": "stable"}, "weight": 100}]})
+}
+
 /// Another route, which the router must leave alone.
 fn other_route() -> Value {
     json!({"name": "static", "match": [{"uri": {"prefix": "/static"}}], "route": [{"destination": {"host": "static"}}]})
@@ -160,6 +165,24 @@ async fn requests_and_answers() {
                     http_patch(vec![weighted(100, 0)], "8"),
                     200,
                     virtual_service(vec![weighted(100, 0)], "9"),
+                ),
+            ],
+            Ok(true),
+        ),
+        (
+            "abort with the canary destination already removed: only the match route goes",
+            change(Some(20), 0, true),
+            vec![
+                Exchange::get(
+                    PATH,
+                    200,
+                    virtual_service(vec![match_route(), stable_only()], "8"),
+                ),
+                Exchange::merge_patch(
+                    &patch,
+                    http_patch(vec![stable_only()], "8"),
+                    200,
+                    virtual_service(vec![stable_only()], "9"),
                 ),
             ],
             Ok(true),

@@ -10,6 +10,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::judge::JudgeOutcome;
 use crate::router::RouterWrite;
+use crate::state::FileStore;
 
 const START: u64 = 1_700_000_000_000;
 
@@ -737,4 +738,81 @@ async fn an_unfinished_rollout_of_another_plan_is_refused() {
         matches!(error, RolloutError::PlanMismatch(ref name) if name == "checkout"),
         "{error}"
     );
+}
+
+/// The state file a real `FileStore` writes has the fields `docs/rollouts.md` documents, and
+/// a fresh process resumes from it.
+#[tokio::test]
+async fn the_state_file_has_the_documented_fields_and_resumes() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("state.json");
+    let clock = ManualClock::new(Timestamp::from_millis(START));
+    let world: Arc<Mutex<World>> = Arc::default();
+    let router = || FakeRouter {
+        world: world.clone(),
+        killer: Killer::disarmed(),
+    };
+    let judge = ScriptedJudge::new(&[(1, false, &[Pass, Marginal])]);
+    let mut rollout = Rollout::start(
+        plan(PLAN),
+        FileStore::new(&path),
+        router(),
+        judge.clone(),
+        clock.clone(),
+        false,
+    )
+    .await
+    .unwrap();
+    while rollout.state().phase != Phase::Holding {
+        if let Progress::Waiting { until } = rollout.step().await.unwrap() {
+            clock.sleep_until(until).await;
+        }
+    }
+    drop(rollout);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut keys: Vec<&str> = saved
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "analysis",
+            "background",
+            "formatVersion",
+            "message",
+            "pendingWeight",
+            "phase",
+            "plan",
+            "startedAt",
+            "stepIndex",
+            "stepStartedAt",
+            "updatedAt",
+            "verdicts",
+            "weight"
+        ]
+    );
+    assert_eq!(saved["phase"], "holding");
+    assert_eq!(saved["weight"], 5);
+    assert_eq!(saved["startedAt"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(saved["analysis"]["inconclusive"], 1);
+    assert_eq!(saved["verdicts"][1]["verdict"], "marginal");
+
+    // Another process promotes through the request file; a new runner resumes and finishes.
+    let store = FileStore::new(&path);
+    store
+        .request(ControlRequest {
+            id: "from-the-cli".into(),
+            action: ControlAction::Promote,
+        })
+        .unwrap();
+    let mut resumed = Rollout::start(plan(PLAN), store, router(), judge, clock, false)
+        .await
+        .unwrap();
+    assert_eq!(resumed.run().await.unwrap(), Phase::Completed);
+    assert_eq!(world.lock().unwrap().writes, weights(&[5, 20, 50, 100]));
 }

@@ -6,6 +6,7 @@
 //! - 65: bad input (malformed CSV or config, unknown metric names, bad thresholds);
 //! - 66: an input file cannot be read.
 
+pub mod rollout;
 mod table;
 
 use std::ffi::OsString;
@@ -51,6 +52,9 @@ pub enum Command {
     Judge(JudgeArgs),
     /// Run the judge service (the same as the `serin-judge` binary).
     Serve(serin_judge_service::cli::ServeArgs),
+    /// Step canary traffic on verdicts: run a plan, show its status, promote or abort it.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
 }
 
 /// Arguments of `serin judge`.
@@ -155,6 +159,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if let Command::Rollout(command) = &cli.command {
+        return match rollout::run(command, &mut out) {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => {
+                eprintln!("serin: {error}");
+                ExitCode::from(error.exit_code())
+            }
+        };
+    }
     match run(&cli, &mut out, io::stderr().is_terminal()) {
         Ok(result) => ExitCode::from(verdict_exit_code(result.verdict)),
         // A closed pipe (`serin judge … | head`) is not worth a message; the exit
@@ -176,6 +189,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<JudgeResult
         Command::Judge(args) => run_judge(args, out, progress),
         Command::Serve(_) => Err(CliError::Input(
             "`serin serve` runs a service, not a judgement: use main_with_args".into(),
+        )),
+        // Rollouts have their own outcome and exit codes: `rollout::run`.
+        Command::Rollout(_) => Err(CliError::Input(
+            "`serin rollout` runs through serin_cli::rollout::run".into(),
         )),
     }
 }

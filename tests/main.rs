@@ -9,6 +9,7 @@ mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
+mod rollout_end_to_end;
 mod rollout_nginx;
 mod service_api;
 mod source_failures;

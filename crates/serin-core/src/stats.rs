@@ -3,6 +3,7 @@
 //! Conventions shared by every module here: `x` is the canary (experiment) sample and
 //! `y` the baseline (control); a positive shift means the canary is higher.
 
+pub(crate) mod bracketing;
 pub mod descriptive;
 pub mod effect_size;
 pub mod exact_distribution;

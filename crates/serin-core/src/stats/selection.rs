@@ -5,6 +5,9 @@
 //! down the rows (IEEE subtraction is monotone, so this holds for the rounded values too).
 //! Counting the entries `<= v` is then one two-pointer walk, O(n + m).
 //!
+//! Large inputs first try value bracketing ([`super::bracketing`]), which needs no
+//! per-row state; this module's band selection is the general method it falls back to.
+//!
 //! Selection keeps, per row, a band `[left_i, right_i)` of positions that may still hold
 //! a wanted order statistic. Each round draws a uniform sample from the band, picks
 //! pivots just below and above where each wanted rank should fall, counts them exactly,
@@ -20,6 +23,8 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+
+use super::bracketing;
 
 /// Most values drawn from the band per round.
 const MAX_SAMPLE_SIZE: usize = 65_536;
@@ -136,6 +141,28 @@ impl<'a> PairwiseDifferences<'a> {
 
     /// The `rank`-th smallest differences (1-based), in the order asked for.
     pub(crate) fn select(&self, ranks: &[u64]) -> Vec<f64> {
+        if self.len() > self.enumerate_limit() {
+            let mut distinct = ranks.to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if let Some(values) =
+                bracketing::select(self.x, self.y, &distinct, self.enumerate_limit())
+            {
+                return ranks
+                    .iter()
+                    .map(|rank| {
+                        distinct
+                            .binary_search(rank)
+                            .map_or(f64::NAN, |at| values[at])
+                    })
+                    .collect();
+            }
+        }
+        self.select_in_bands(ranks)
+    }
+
+    /// [`Self::select`] by band selection, whatever the data.
+    pub(crate) fn select_in_bands(&self, ranks: &[u64]) -> Vec<f64> {
         let mut out = vec![f64::NAN; ranks.len()];
         let mut targets: Vec<Target> = ranks
             .iter()
@@ -409,9 +436,11 @@ mod tests {
                 total - 1,
                 total,
             ];
-            let got = diffs.select(&ranks);
-            for (rank, value) in ranks.iter().zip(got) {
-                assert_eq!(value, want[*rank as usize - 1], "n={n} m={m} rank={rank}");
+            // Both paths: bracketing first (falling back on ties), and bands alone.
+            for got in [diffs.select(&ranks), diffs.select_in_bands(&ranks)] {
+                for (rank, value) in ranks.iter().zip(got) {
+                    assert_eq!(value, want[*rank as usize - 1], "n={n} m={m} rank={rank}");
+                }
             }
         }
     }

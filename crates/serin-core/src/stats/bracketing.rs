@@ -21,12 +21,14 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-/// Differences drawn for the first round's guesses.
+/// Most differences drawn for the first round's guesses (twice `n + m`, within bounds).
 const SAMPLE_SIZE: usize = 1 << 16;
+/// Fewest differences drawn for the first round's guesses.
+const MIN_SAMPLE_SIZE: usize = 1 << 10;
 /// Half-width of the first round's window around a rank's expected sample
 /// position, in standard deviations of a sample quantile.
 const SAMPLE_MARGIN: f64 = 4.0;
-/// Rounds after the first before giving up.
+/// Rounds after the first before giving up (interpolation usually needs two).
 const MAX_ROUNDS: usize = 16;
 /// Walks run side by side in one pass (as in [`super::merge::count_below`]).
 const LANES: usize = 8;
@@ -96,8 +98,8 @@ pub(crate) fn select(x: &[f64], y: &[f64], ranks: &[u64], budget: u64) -> Option
         let Some(now) = now else {
             return Some(list_and_select(x, y, ranks, &knots));
         };
-        // A round must at least halve the widest bracket, else ties block it.
-        if now > widest / 2 {
+        // A round that leaves the widest bracket as wide met a block of ties.
+        if now >= widest {
             return None;
         }
         widest = now;
@@ -136,11 +138,14 @@ fn insert(knots: &mut Vec<Knot>, values: &[f64], counts: &[u64]) {
 /// each rank's expected position, ascending and distinct.
 fn sample_probes(x: &[f64], y: &[f64], ranks: &[u64], total: u64) -> Vec<f64> {
     let mut rng = SmallRng::seed_from_u64(SEED);
-    let size = SAMPLE_SIZE.min(usize::try_from(total).unwrap_or(usize::MAX));
+    // Sampling and sorting should cost less than a counting pass.
+    let size = (2 * (x.len() + y.len()))
+        .clamp(MIN_SAMPLE_SIZE, SAMPLE_SIZE)
+        .min(usize::try_from(total).unwrap_or(usize::MAX));
     let mut sample: Vec<f64> = (0..size)
         .map(|_| x[rng.random_range(0..x.len())] - y[rng.random_range(0..y.len())])
         .collect();
-    sample.sort_unstable_by(f64::total_cmp);
+    radsort::sort(&mut sample);
     let mut probes = Vec::with_capacity(2 * ranks.len());
     for &rank in ranks {
         let share = (rank as f64 - 0.5) / total as f64;

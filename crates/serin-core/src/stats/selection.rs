@@ -145,9 +145,10 @@ impl<'a> PairwiseDifferences<'a> {
             let mut distinct = ranks.to_vec();
             distinct.sort_unstable();
             distinct.dedup();
-            if let Some(values) =
-                bracketing::select(self.x, self.y, &distinct, self.enumerate_limit())
-            {
+            // Each final bracket is listed: about `budget / 4` differences when
+            // interpolation lands, cheap next to a counting pass.
+            let budget = ((self.x.len() + self.y.len()) as u64 / 2).max(1 << 10);
+            if let Some(values) = bracketing::select(self.x, self.y, &distinct, budget) {
                 return ranks
                     .iter()
                     .map(|rank| {

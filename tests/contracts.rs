@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use crate::support::clients::{
     ArgoPhase, FlaggerCheck, KayentaProvider, argo_kayenta, argo_web, flagger,
 };
-use crate::support::prometheus::{Prometheus, checkout_openmetrics};
-use crate::support::service::{Service, settings};
+use crate::support::prometheus::Prometheus;
+use crate::support::service::{CheckoutStack, Service};
 
 /// A Flagger scenario: canary track, extra metadata, pass or the failure text.
 type FlaggerCase = (
@@ -89,18 +89,8 @@ fn local(url: &str, service: &Service) -> String {
 }
 
 async fn start() -> (Prometheus, Service) {
-    let now = Utc::now();
-    let prometheus =
-        Prometheus::start(&checkout_openmetrics(now - Duration::minutes(30), now, 7)).await;
-    let service = Service::start(
-        settings(&format!(
-            "tokens = [\"{TOKEN}\"]\n[[prometheus]]\nname = \"default\"\nurl = \"{}\"\nretries = 0\n",
-            prometheus.url
-        )),
-        None,
-    )
-    .await;
-    (prometheus, service)
+    let stack = CheckoutStack::start(&format!("tokens = [\"{TOKEN}\"]"), "retries = 0").await;
+    (stack.prometheus, stack.service)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,15 +4,13 @@
 //! upstream file; nginx itself is exercised in `rollout_nginx.rs`). A healthy canary
 //! reaches 100 %; a regressed one is rolled back to 0 % at its first analysis.
 
-use chrono::{Duration, Utc};
 use serin_rollout::HttpJudge;
 use serin_rollout::router::nginx::Nginx;
 use serin_rollout::{
     FileStore, ManualClock, Phase, Plan, Rollout, RouterConfig, Timestamp, Weight,
 };
 
-use crate::support::prometheus::{Prometheus, checkout_openmetrics};
-use crate::support::service::{Service, settings};
+use crate::support::service::CheckoutStack;
 
 fn plan(judge_url: &str, canary: &str, upstream: &std::path::Path) -> Plan {
     Plan::from_yaml(&format!(
@@ -31,17 +29,10 @@ fn plan(judge_url: &str, canary: &str, upstream: &std::path::Path) -> Plan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollouts_follow_verdicts_from_a_real_prometheus() {
-    let now = Utc::now();
-    let prometheus =
-        Prometheus::start(&checkout_openmetrics(now - Duration::minutes(30), now, 7)).await;
-    let service = Service::start(
-        settings(&format!(
-            "[[prometheus]]\nname = \"default\"\nurl = \"{}\"\n",
-            prometheus.url
-        )),
-        None,
-    )
-    .await;
+    let CheckoutStack {
+        prometheus: _prometheus,
+        service,
+    } = CheckoutStack::start("", "").await;
     // (canary track, final phase, final weight, verdicts the rollout recorded)
     let cases = [
         (

@@ -15,8 +15,7 @@ use tower::ServiceExt;
 
 use crate::support::clients::{ArgoPhase, FlaggerCheck, KayentaProvider, argo_kayenta, flagger};
 use crate::support::fake_prometheus::{Behaviour, FakePrometheus};
-use crate::support::prometheus::{Prometheus, checkout_openmetrics};
-use crate::support::service::{Service, configs_dir, settings};
+use crate::support::service::{CheckoutStack, configs_dir, settings};
 
 /// The expected outcome of one scripted scenario.
 enum Expect {
@@ -241,18 +240,12 @@ async fn endpoint_credentials_are_sent_with_every_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_that_rejects_a_query_or_stops() {
     let now = Utc::now();
-    let mut prometheus = Prometheus::start(&checkout_openmetrics(
-        now - chrono::Duration::minutes(30),
-        now,
-        7,
-    ))
-    .await;
-    let service = Service::start(
-        settings(&format!(
-            "[[prometheus]]\nname = \"default\"\nurl = \"{}\"\ntimeout = \"2s\"\nretries = 1\nbackoff = \"50ms\"\nmax_concurrent_queries = 1\n",
-            prometheus.url
-        )),
-        None,
+    let CheckoutStack {
+        mut prometheus,
+        service,
+    } = CheckoutStack::start(
+        "",
+        "timeout = \"2s\"\nretries = 1\nbackoff = \"50ms\"\nmax_concurrent_queries = 1",
     )
     .await;
     let client = reqwest::Client::new();

@@ -69,3 +69,36 @@ impl Drop for Service {
         }
     }
 }
+
+/// A real Prometheus holding the last 30 minutes of the checkout tracks, and the
+/// service in front of it.
+pub struct CheckoutStack {
+    /// The Prometheus (stop it to simulate an outage).
+    pub prometheus: super::prometheus::Prometheus,
+    /// The service, whose `default` endpoint is that Prometheus.
+    pub service: Service,
+}
+
+impl CheckoutStack {
+    /// Starts both; `settings_toml` holds top-level settings, `endpoint_toml`
+    /// extra keys of the `default` endpoint (one `key = value` a line).
+    pub async fn start(settings_toml: &str, endpoint_toml: &str) -> Self {
+        let now = chrono::Utc::now();
+        let prometheus = super::prometheus::Prometheus::start(
+            &super::prometheus::checkout_openmetrics(now - chrono::Duration::minutes(30), now, 7),
+        )
+        .await;
+        let service = Service::start(
+            settings(&format!(
+                "{settings_toml}\n[[prometheus]]\nname = \"default\"\nurl = \"{}\"\n{endpoint_toml}\n",
+                prometheus.url
+            )),
+            None,
+        )
+        .await;
+        Self {
+            prometheus,
+            service,
+        }
+    }
+}

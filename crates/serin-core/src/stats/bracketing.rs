@@ -445,20 +445,7 @@ fn rows_between(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(seed: u64, count: usize, modulus: u64) -> Vec<f64> {
-        let mut state = seed;
-        let mut values: Vec<f64> = (0..count)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 33) % modulus) as f64 / 7.0
-            })
-            .collect();
-        values.sort_unstable_by(f64::total_cmp);
-        values
-    }
+    use crate::stats::selection::tests::lcg_values as values;
 
     #[test]
     fn counts_match_brute_force() {

@@ -373,7 +373,7 @@ impl<'a> PairwiseDifferences<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn brute(x: &[f64], y: &[f64]) -> Vec<f64> {
@@ -385,7 +385,8 @@ mod tests {
         all
     }
 
-    fn lcg_values(seed: u64, count: usize, modulus: u64) -> Vec<f64> {
+    /// Ascending pseudo-random multiples of 1/7 below `modulus / 7` (small moduli tie).
+    pub(crate) fn lcg_values(seed: u64, count: usize, modulus: u64) -> Vec<f64> {
         let mut state = seed;
         let mut values: Vec<f64> = (0..count)
             .map(|_| {

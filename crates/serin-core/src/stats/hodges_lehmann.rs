@@ -315,6 +315,76 @@ mod tests {
         assert_eq!(result.ranks, Some(IntervalRanks { lower: 1, upper: 3 }));
     }
 
+    /// The counter's shortcuts (interleaved merges, the window of undecided pairs,
+    /// the grouped merge at ties) must not move a root by a single bit: the same
+    /// root finder on plain merges is the reference.
+    #[test]
+    fn kayenta_roots_equal_plain_merge_roots() {
+        use crate::stats::merge::merge_summary;
+        use crate::stats::selection::tests::lcg_values;
+        let reference = |x: &[f64], y: &[f64], confidence: f64| -> [f64; 3] {
+            let (n, m) = (x.len(), y.len());
+            let (low, high) = (x[0] - y[m - 1], x[n - 1] - y[0]);
+            let statistic = |shift: f64, target: f64| {
+                ShiftedStatistic::standardise(n, m, merge_summary(x, shift, y), target).unwrap()
+            };
+            let root = |target: f64| {
+                let (f_low, f_high) = (statistic(low, target), statistic(high, target));
+                if f_low <= 0.0 {
+                    return low;
+                }
+                if f_high >= 0.0 {
+                    return high;
+                }
+                zeroin(
+                    |shift| statistic(shift, target),
+                    low,
+                    high,
+                    f_low,
+                    f_high,
+                    KAYENTA_ROOT_TOLERANCE,
+                    KAYENTA_MAX_ITERATIONS,
+                )
+                .value
+            };
+            let z = normal::quantile(1.0 - (1.0 - confidence) / 2.0);
+            let estimate = zeroin(
+                |shift| statistic(shift, 0.0),
+                low,
+                high,
+                statistic(low, 0.0),
+                statistic(high, 0.0),
+                KAYENTA_ROOT_TOLERANCE,
+                KAYENTA_MAX_ITERATIONS,
+            )
+            .value;
+            [root(z), root(-z), estimate]
+        };
+        let offset =
+            |values: Vec<f64>, by: f64| values.into_iter().map(|v| v + by).collect::<Vec<_>>();
+        // (canary, baseline): spread values, heavy ties, and a large offset where
+        // `x_i - shift` rounds.
+        let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+            (lcg_values(1, 1000, 1 << 30), lcg_values(2, 900, 1 << 30)),
+            (lcg_values(3, 400, 40), lcg_values(4, 500, 37)),
+            (
+                offset(lcg_values(5, 700, 1 << 20), 1.0e6),
+                offset(lcg_values(6, 800, 1 << 20), 1.0e6 + 2.5),
+            ),
+            (lcg_values(7, 60, 1000), lcg_values(8, 3000, 1100)),
+        ];
+        for (case, (x, y)) in cases.iter().enumerate() {
+            let (xs, ys) = (Sample::new(x).unwrap(), Sample::new(y).unwrap());
+            let got = hodges_lehmann(&xs, &ys, 0.98, IntervalMethod::Kayenta).unwrap();
+            let want = reference(xs.sorted(), ys.sorted(), 0.98);
+            assert_eq!(
+                [got.lower, got.upper, got.estimate].map(f64::to_bits),
+                want.map(f64::to_bits),
+                "case {case}: got {got:?}, want {want:?}"
+            );
+        }
+    }
+
     /// Kayenta's MannWhitneySuite, ported as data (fixtures/kayenta/mann_whitney.json).
     /// Private pieces (the statistic, the bracket values) are checked here; the
     /// public interval is also checked from the workspace tests.

@@ -505,7 +505,9 @@ mod tests {
         // (x, y, brackets to narrow to, in order)
         type Case = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>);
         let decimals = |count: i32, offset: f64, scale: f64| -> Vec<f64> {
-            (0..count).map(|i| f64::from(i).mul_add(scale, offset)).collect()
+            (0..count)
+                .map(|i| f64::from(i).mul_add(scale, offset))
+                .collect()
         };
         let cases: [Case; 3] = [
             (

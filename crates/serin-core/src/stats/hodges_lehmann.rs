@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::sample::Sample;
 use crate::stats::exact_distribution::ExactDistribution;
 use crate::stats::mann_whitney::{PValueMethod, exact_is_used, sign, u_sigma};
-use crate::stats::merge::{MergeSummary, ShiftCounter, within_tie_sum};
+use crate::stats::merge::{BracketPositions, MergeSummary, ShiftCounter, within_tie_sum};
 use crate::stats::normal;
 use crate::stats::selection::PairwiseDifferences;
 use crate::stats::zeroin::zeroin;
@@ -99,6 +99,53 @@ struct ShiftedStatistic<'a> {
     counter: ShiftCounter<'a>,
 }
 
+/// Positions recorded at the root finder's bracket ends (the low end is where the
+/// statistic is still positive), so a window can be listed without walking them
+/// again; a count that recorded none leaves its end without.
+struct EndPositions {
+    scratch: Vec<u32>,
+    low: Option<Vec<u32>>,
+    high: Option<Vec<u32>>,
+}
+
+impl EndPositions {
+    fn new(n: usize) -> Self {
+        Self {
+            scratch: vec![0; n],
+            low: None,
+            high: None,
+        }
+    }
+
+    /// The last count became the low end.
+    fn keep_as_low(&mut self, recorded: bool) {
+        Self::keep(&mut self.scratch, &mut self.low, recorded);
+    }
+
+    /// The last count became the high end.
+    fn keep_as_high(&mut self, recorded: bool) {
+        Self::keep(&mut self.scratch, &mut self.high, recorded);
+    }
+
+    fn keep(scratch: &mut Vec<u32>, end: &mut Option<Vec<u32>>, recorded: bool) {
+        let previous = end.take();
+        if recorded {
+            let spare = previous.unwrap_or_else(|| vec![0; scratch.len()]);
+            *end = Some(std::mem::replace(scratch, spare));
+        } else if let Some(previous) = previous {
+            // Keep the allocation for the next count.
+            *scratch = previous;
+        }
+    }
+
+    fn both(&self) -> Option<BracketPositions<'_>> {
+        Some(BracketPositions {
+            low: self.low.as_deref()?,
+            high: self.high.as_deref()?,
+        })
+    }
+}
+
 /// The search bracket (smallest and largest pairwise difference) and the counts
 /// there, shared by the three roots.
 struct Ends {
@@ -155,16 +202,20 @@ impl<'a> ShiftedStatistic<'a> {
         let mut counter = self.counter.clone();
         let mut above = (ends.low, ends.low_summary.u_x);
         let mut below = (ends.high, ends.high_summary.u_x);
+        let mut positions = EndPositions::new(n);
         let root = zeroin(
             |shift| {
-                let summary = counter.count(shift);
+                let counted = counter.count_recording(shift, &mut positions.scratch);
+                let summary = counted.summary;
                 let value = Self::standardise(n, m, summary, z_target).unwrap_or(f64::NAN);
                 if value > 0.0 && shift > above.0 {
                     above = (shift, summary.u_x);
+                    positions.keep_as_low(counted.positions_recorded);
                 } else if value < 0.0 && shift < below.0 {
                     below = (shift, summary.u_x);
+                    positions.keep_as_high(counted.positions_recorded);
                 }
-                counter.narrow(above.0, below.0, above.1, below.1);
+                counter.narrow(above.0, below.0, above.1, below.1, positions.both());
                 value
             },
             ends.low,

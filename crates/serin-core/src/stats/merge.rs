@@ -96,6 +96,26 @@ struct Window {
     pairs: Vec<(u32, u32)>,
 }
 
+/// A count that may also have recorded, for every `x_i`, how many `y_j` lie below
+/// `x_i - shift` (the positions a [`Window`] is listed from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RecordedCount {
+    /// U and the tie sum.
+    pub summary: MergeSummary,
+    /// Whether the positions were written: only by the interleaved merge, so never
+    /// at a shift where some `x_i - shift` equals a `y_j`.
+    pub positions_recorded: bool,
+}
+
+/// Positions recorded at both ends of a bracket (see [`RecordedCount`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BracketPositions<'p> {
+    /// At the low end (larger positions).
+    pub low: &'p [u32],
+    /// At the high end.
+    pub high: &'p [u32],
+}
+
 /// Largest bracket, in pairs per value of `n + m`, that is listed in a [`Window`].
 const WINDOW_PAIRS_PER_VALUE: f64 = 1.0;
 
@@ -148,6 +168,35 @@ impl<'a> ShiftCounter<'a> {
         self.interleaved(shift)
             .or_else(|| self.tie_aware(shift))
             .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
+    }
+
+    /// [`Self::count`], also writing each row's position to `positions` (of length
+    /// `x.len()`) when the interleaved merge answers.
+    pub(crate) fn count_recording(&self, shift: f64, positions: &mut [u32]) -> RecordedCount {
+        let in_window = self
+            .window
+            .as_ref()
+            .is_some_and(|window| window.low <= shift && shift <= window.high);
+        if !in_window && self.shift_keeps_x_distinct(shift, shift) {
+            let (u_below, cross_tie) = record_positions(self.x, self.y, shift, positions);
+            let summary = if cross_tie {
+                self.tie_aware(shift)
+                    .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
+            } else {
+                MergeSummary {
+                    u_x: u_below as f64,
+                    tie_sum: self.within_ties,
+                }
+            };
+            return RecordedCount {
+                summary,
+                positions_recorded: !cross_tie,
+            };
+        }
+        RecordedCount {
+            summary: self.count(shift),
+            positions_recorded: false,
+        }
     }
 
     /// A merge by groups of equal `x` for shifts where the samples tie each other
@@ -224,8 +273,16 @@ impl<'a> ShiftCounter<'a> {
     /// (about `u_low - u_high`) are few, they are listed in a window; later calls
     /// drop the pairs the narrower bracket decides. A failed attempt (ties at the
     /// bracket ends can list far more pairs than the counts suggest) is retried
-    /// only once the bracket has shrunk eightfold.
-    pub(crate) fn narrow(&mut self, low: f64, high: f64, u_low: f64, u_high: f64) {
+    /// only once the bracket has shrunk eightfold. Positions recorded at both ends
+    /// spare the window its own two walks.
+    pub(crate) fn narrow(
+        &mut self,
+        low: f64,
+        high: f64,
+        u_low: f64,
+        u_high: f64,
+        recorded: Option<BracketPositions<'_>>,
+    ) {
         let width = high - low;
         let limit = WINDOW_PAIRS_PER_VALUE * (self.x.len() + self.y.len()) as f64;
         if width.is_nan() || width < 0.0 || !self.rounding.is_finite() {
@@ -247,33 +304,78 @@ impl<'a> ShiftCounter<'a> {
             return;
         }
         self.attempted_width = width;
-        self.window = Window::build(self.x, self.y, low, high, self.rounding, 2.0 * limit);
+        let bracket = Bracket {
+            low,
+            high,
+            rounding: self.rounding,
+            limit: 2.0 * limit,
+        };
+        self.window = match recorded {
+            Some(positions) => Window::from_positions(self.x, self.y, &bracket, positions),
+            None => Window::build(self.x, self.y, &bracket),
+        };
     }
 }
 
+/// A bracket of shifts to list a [`Window`] for.
+struct Bracket {
+    low: f64,
+    high: f64,
+    /// The counter's rounding bound.
+    rounding: f64,
+    /// Most pairs to list.
+    limit: f64,
+}
+
 impl Window {
-    /// Lists the pairs undecided in `[low, high]`; `None` when there are more than
-    /// `limit` (or too many to index).
-    ///
-    /// Row `i`'s undecided pairs are `y[first[i]..end[i]]`: before `first[i]`,
-    /// `y_j < x_i - high`, so the pair is below for every shift up to `high` (IEEE
-    /// subtraction is monotone); from `end[i]` on, `y_j >= x_i - low`, and with no
-    /// `y_j` equal to any `x_i - low` (else no window is built), `y_j > x_i - low`:
-    /// never below nor tied for shifts from `low`.
-    fn build(x: &[f64], y: &[f64], low: f64, high: f64, rounding: f64, limit: f64) -> Option<Self> {
+    /// Lists the pairs undecided in the bracket, after walking both of its ends;
+    /// `None` when there are more than its limit (or too many to index).
+    fn build(x: &[f64], y: &[f64], bracket: &Bracket) -> Option<Self> {
         if x.len() > u32::MAX as usize || y.len() > u32::MAX as usize {
             return None;
         }
-        let mut first = vec![0u32; x.len()];
-        let mut end = vec![0u32; x.len()];
-        let (below_at_high, _) = positions(x, y, high, &mut first);
-        let (_, tie_at_low) = positions(x, y, low, &mut end);
+        let mut high = vec![0u32; x.len()];
+        let mut low = vec![0u32; x.len()];
+        record_positions(x, y, bracket.high, &mut high);
+        let (_, tie_at_low) = record_positions(x, y, bracket.low, &mut low);
         if tie_at_low {
             return None;
         }
+        Self::from_positions(
+            x,
+            y,
+            bracket,
+            BracketPositions {
+                low: &low,
+                high: &high,
+            },
+        )
+    }
+
+    /// Lists the pairs undecided in the bracket from the positions at its ends.
+    ///
+    /// Row `i`'s undecided pairs are `y[first[i]..end[i]]`, `first` being the
+    /// positions at the high end and `end` those at the low end: before `first[i]`,
+    /// `y_j < x_i - high`, so the pair is below for every shift up to `high` (IEEE
+    /// subtraction is monotone); from `end[i]` on, `y_j >= x_i - low`, and as no
+    /// `y_j` equals an `x_i - low` where positions are recorded, `y_j > x_i - low`:
+    /// never below nor tied for shifts from `low`.
+    fn from_positions(
+        x: &[f64],
+        y: &[f64],
+        bracket: &Bracket,
+        positions: BracketPositions<'_>,
+    ) -> Option<Self> {
+        let &Bracket {
+            low,
+            high,
+            rounding,
+            limit,
+        } = bracket;
+        let (first, end) = (positions.high, positions.low);
         let undecided: u64 = first
             .iter()
-            .zip(&end)
+            .zip(end)
             .map(|(&first, &end)| u64::from(end.saturating_sub(first)))
             .sum();
         if undecided as f64 > limit {
@@ -282,13 +384,13 @@ impl Window {
         let mut window = Self {
             low,
             high,
-            base_below: below_at_high,
+            base_below: first.iter().map(|&first| u64::from(first)).sum(),
             differences: Vec::with_capacity(undecided as usize),
             pairs: Vec::with_capacity(undecided as usize),
         };
         // Pairs the rounding bound already decides are not listed.
         let (surely_below, never_below) = (high + rounding, low - rounding);
-        for (row, (&xi, (&first, &end))) in x.iter().zip(first.iter().zip(&end)).enumerate() {
+        for (row, (&xi, (&first, &end))) in x.iter().zip(first.iter().zip(end)).enumerate() {
             for column in first..end {
                 let difference = xi - y[column as usize];
                 if difference > surely_below {
@@ -395,11 +497,11 @@ pub(crate) fn count_below(x: &[f64], y: &[f64], shift: f64) -> (u64, bool) {
 }
 
 /// [`count_below`], also writing each row's count to `out[i]`.
-fn positions(x: &[f64], y: &[f64], shift: f64, out: &mut [u32]) -> (u64, bool) {
+fn record_positions(x: &[f64], y: &[f64], shift: f64, out: &mut [u32]) -> (u64, bool) {
     lockstep::<true>(x, y, shift, out)
 }
 
-/// The lockstep walk behind [`count_below`] and [`positions`]; `RECORD` is a
+/// The lockstep walk behind [`count_below`] and [`record_positions`]; `RECORD` is a
 /// constant, so each use compiles to its own loop.
 #[inline(always)]
 fn lockstep<const RECORD: bool>(x: &[f64], y: &[f64], shift: f64, out: &mut [u32]) -> (u64, bool) {
@@ -546,12 +648,30 @@ mod tests {
                 vec![(-40.0037, 40.0), (-3.50037, -1.0), (-2.31037, -2.2)],
             ),
         ];
-        for (case, (x, y, bands)) in cases.iter().enumerate() {
+        // Each case runs twice: windows listed by their own walks, and from the
+        // positions recorded by counts at the bracket ends.
+        for (run, (x, y, bands)) in cases.iter().chain(&cases).enumerate() {
+            let (case, from_recorded) = (run % cases.len(), run >= cases.len());
             let mut checked_in_window = 0;
             let mut counter = ShiftCounter::new(x, y);
+            let (mut at_low, mut at_high) = (vec![0u32; x.len()], vec![0u32; x.len()]);
             for &(low, high) in bands {
                 let (u_low, u_high) = (merge_summary(x, low, y).u_x, merge_summary(x, high, y).u_x);
-                counter.narrow(low, high, u_low, u_high);
+                let fresh = ShiftCounter::new(x, y);
+                let recorded = from_recorded
+                    && fresh.count_recording(low, &mut at_low).positions_recorded
+                    && fresh.count_recording(high, &mut at_high).positions_recorded;
+                let positions = recorded.then_some(BracketPositions {
+                    low: &at_low,
+                    high: &at_high,
+                });
+                counter.narrow(low, high, u_low, u_high, positions);
+                for shift in [low, high] {
+                    assert_eq!(
+                        fresh.count_recording(shift, &mut at_low.clone()).summary,
+                        merge_summary(x, shift, y)
+                    );
+                }
                 // Evenly spaced shifts, plus exact pairwise differences (ties between
                 // the samples, which must fall back to the full merge) and the
                 // floats next to them.
@@ -581,7 +701,10 @@ mod tests {
                     }
                 }
             }
-            assert!(checked_in_window > 30, "case {case}: {checked_in_window}");
+            assert!(
+                checked_in_window > 30,
+                "case {case} (recorded: {from_recorded}): {checked_in_window}"
+            );
         }
     }
 }

@@ -257,8 +257,8 @@ fn kayenta_interval(
     let ends = Ends {
         low,
         high,
-        low_summary: statistic.counter.count(low),
-        high_summary: statistic.counter.count(high),
+        low_summary: statistic.counter.count_tied(low),
+        high_summary: statistic.counter.count_tied(high),
     };
     let z = normal::quantile(1.0 - alpha / 2.0);
     let lower = statistic.interval_end(&ends, z)?;

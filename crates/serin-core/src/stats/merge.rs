@@ -203,22 +203,37 @@ impl<'a> ShiftCounter<'a> {
     /// (the bracket ends always do): with distinct `x` values staying distinct, a
     /// group of `a` shifted `x` values meeting `b` equal `y` values turns their
     /// separate tie terms into one of `a + b`.
+    ///
+    /// Only the rows whose shifted value lies within `[y_min, y_max]` are walked:
+    /// rows below it have no `y` under or at them, rows above it have all `m` under
+    /// them. So at the extreme shifts (the bracket ends) it costs a few binary
+    /// searches.
     fn tie_aware(&self, shift: f64) -> Option<MergeSummary> {
         if !self.shift_keeps_x_distinct(shift, shift) {
             return None;
         }
         let (x, y) = (self.x, self.y);
-        let m = y.len();
-        let (mut below, mut at_or_below) = (0usize, 0usize);
+        let (n, m) = (x.len(), y.len());
+        let (y_min, y_max) = (y[0], y[m - 1]);
         let mut twice_u: u128 = 0;
         let mut tie_sum = self.within_ties_exact;
-        let mut start = 0;
-        while start < x.len() {
+        // Subtraction is monotone, so the rows below `y_min` form a prefix (never
+        // splitting a group of equal x).
+        let mut start = x.partition_point(|&xi| xi - shift < y_min);
+        let mut below = x
+            .get(start)
+            .map_or(0, |&xi| y.partition_point(|&yj| yj < xi - shift));
+        let mut at_or_below = below;
+        while start < n {
+            let value = x[start] - shift;
+            if value > y_max {
+                twice_u += 2 * (m as u128) * (n - start) as u128;
+                break;
+            }
             let mut end = start + 1;
-            while end < x.len() && x[end] == x[start] {
+            while end < n && x[end] == x[start] {
                 end += 1;
             }
-            let value = x[start] - shift;
             while below < m && y[below] < value {
                 below += 1;
             }
@@ -238,6 +253,14 @@ impl<'a> ShiftCounter<'a> {
             u_x: twice_u as f64 / 2.0,
             tie_sum: tie_sum as f64,
         })
+    }
+
+    /// [`Self::count`] at a shift where the samples are expected to tie each other
+    /// and few rows overlap (the bracket ends, where the extreme values meet): the
+    /// grouped merge, without trying the interleaved one first.
+    pub(crate) fn count_tied(&self, shift: f64) -> MergeSummary {
+        self.tie_aware(shift)
+            .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
     }
 
     /// [`count_below`]'s interleaved merges; `None` when some `x_i - shift` equals a
@@ -686,12 +709,12 @@ mod tests {
                         .flat_map(|d| [d.next_down(), d, d.next_up()])
                         .filter(|d| (low..=high).contains(d)),
                 );
+                // The extreme differences, where the grouped merge walks few rows.
+                shifts.extend([x[0] - y[y.len() - 1], x[x.len() - 1] - y[0]]);
                 for shift in shifts {
-                    assert_eq!(
-                        counter.count(shift),
-                        merge_summary(x, shift, y),
-                        "shift {shift}"
-                    );
+                    let want = merge_summary(x, shift, y);
+                    assert_eq!(counter.count(shift), want, "shift {shift}");
+                    assert_eq!(counter.count_tied(shift), want, "tied, shift {shift}");
                     if counter
                         .window
                         .as_ref()

@@ -117,7 +117,7 @@ pub(crate) struct BracketPositions<'p> {
 }
 
 /// Largest bracket, in pairs per value of `n + m`, that is listed in a [`Window`].
-const WINDOW_PAIRS_PER_VALUE: f64 = 1.0;
+const WINDOW_PAIRS_PER_VALUE: f64 = 0.25;
 
 impl<'a> ShiftCounter<'a> {
     pub(crate) fn new(x: &'a [f64], y: &'a [f64]) -> Self {
@@ -668,7 +668,12 @@ mod tests {
             (
                 decimals(200, 1.0e6, 0.1),
                 decimals(220, 1.0e6 + 3.0, 0.07),
-                vec![(-40.0037, 40.0), (-3.50037, -1.0), (-2.31037, -2.2)],
+                vec![
+                    (-40.0037, 40.0),
+                    (-3.50037, -1.0),
+                    (-2.31037, -2.2),
+                    (-2.29037, -2.27),
+                ],
             ),
         ];
         // Each case runs twice: windows listed by their own walks, and from the

@@ -78,12 +78,16 @@ pub(crate) struct ShiftCounter<'a> {
 /// The pairs still undecided in a bracket of shifts, and how many are decided
 /// "below" (`y_j < x_i - shift`) for every shift in it.
 ///
-/// A pair's order changes near its difference `c = x_i - y_j`: with `r` bounding
-/// every rounding involved (`2 · EPSILON · (max|x| + max|y|)`), `y_j < x_i - shift`
-/// holds for every shift below `c - r` and fails (without a tie) for every shift
-/// above `c + r`. So the count at a shift is the pairs above the bracket, plus the
-/// listed pairs with `c` above `shift + r`; the few listed pairs within `r` of the
-/// shift are compared exactly, as the merge would.
+/// A pair's order changes near its computed difference `c = x_i - y_j`. With `u`
+/// the unit roundoff (`EPSILON / 2`) and `A = max|x| + max|y|` (every shift searched
+/// lies in `[-A, A]`), `c` is within `u·A` of the exact difference and `x_i - shift`
+/// is computed within `2u·A` of its exact value. So for a shift below `c - 3u·A`,
+/// `x_i - shift` exceeds `y_j` by more than its rounding: the pair is below; above
+/// `c + 3u·A` it is neither below nor tied. The counter uses `r = 8u·A`
+/// (`4 · EPSILON · A`), which also absorbs the rounding of `shift ± r`. So the
+/// count at a shift is the pairs below for the whole bracket, plus the listed pairs
+/// with `c` above `shift + r`; the few listed pairs within `r` of the shift are
+/// compared exactly, as the merge would.
 #[derive(Clone)]
 struct Window {
     low: f64,

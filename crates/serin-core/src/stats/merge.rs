@@ -159,29 +159,35 @@ impl<'a> ShiftCounter<'a> {
 
     /// U and the tie sum at `shift`, identical to `merge_summary(x, shift, y)`.
     pub(crate) fn count(&self, shift: f64) -> MergeSummary {
-        if let Some(window) = &self.window
-            && window.low <= shift
-            && shift <= window.high
-            && let Some(below) = window.count_below(self.x, self.y, shift, self.rounding)
-        {
-            return MergeSummary {
-                u_x: below as f64,
-                tie_sum: self.within_ties,
-            };
-        }
-        self.interleaved(shift)
+        self.windowed(shift)
+            .or_else(|| self.interleaved(shift))
             .or_else(|| self.tie_aware(shift))
             .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
+    }
+
+    /// The count from the window, when `shift` lies in it and ties nothing.
+    fn windowed(&self, shift: f64) -> Option<MergeSummary> {
+        let window = self.window.as_ref()?;
+        if !(window.low <= shift && shift <= window.high) {
+            return None;
+        }
+        let below = window.count_below(self.x, self.y, shift, self.rounding)?;
+        Some(MergeSummary {
+            u_x: below as f64,
+            tie_sum: self.within_ties,
+        })
     }
 
     /// [`Self::count`], also writing each row's position to `positions` (of length
     /// `x.len()`) when the interleaved merge answers.
     pub(crate) fn count_recording(&self, shift: f64, positions: &mut [u32]) -> RecordedCount {
-        let in_window = self
-            .window
-            .as_ref()
-            .is_some_and(|window| window.low <= shift && shift <= window.high);
-        if !in_window && self.shift_keeps_x_distinct(shift, shift) {
+        if let Some(summary) = self.windowed(shift) {
+            return RecordedCount {
+                summary,
+                positions_recorded: false,
+            };
+        }
+        if self.shift_keeps_x_distinct(shift, shift) {
             let (u_below, cross_tie) = record_positions(self.x, self.y, shift, positions);
             let summary = if cross_tie {
                 self.tie_aware(shift)
@@ -198,7 +204,7 @@ impl<'a> ShiftCounter<'a> {
             };
         }
         RecordedCount {
-            summary: self.count(shift),
+            summary: merge_summary(self.x, shift, self.y),
             positions_recorded: false,
         }
     }
@@ -298,10 +304,10 @@ impl<'a> ShiftCounter<'a> {
     /// Tells the counter that the shifts still to come lie in `[low, high]`, where
     /// U is `u_low` and `u_high`. Once the pairs whose order can still change
     /// (about `u_low - u_high`) are few, they are listed in a window; later calls
-    /// drop the pairs the narrower bracket decides. A failed attempt (ties at the
-    /// bracket ends can list far more pairs than the counts suggest) is retried
-    /// only once the bracket has shrunk eightfold. Positions recorded at both ends
-    /// spare the window its own two walks.
+    /// drop the pairs the narrower bracket decides. A failed attempt (too many
+    /// pairs, or a tie at the low end) is retried only once the bracket has shrunk
+    /// eightfold. Positions recorded at both ends spare the window its own two
+    /// walks.
     pub(crate) fn narrow(
         &mut self,
         low: f64,
@@ -698,11 +704,10 @@ mod tests {
                     high: &at_high,
                 });
                 counter.narrow(low, high, u_low, u_high, positions);
+                let mut scratch = vec![0u32; x.len()];
                 for shift in [low, high] {
-                    assert_eq!(
-                        fresh.count_recording(shift, &mut at_low.clone()).summary,
-                        merge_summary(x, shift, y)
-                    );
+                    let got = fresh.count_recording(shift, &mut scratch).summary;
+                    assert_eq!(got, merge_summary(x, shift, y));
                 }
                 // Evenly spaced shifts, plus exact pairwise differences (ties between
                 // the samples, which must fall back to the full merge) and the

@@ -567,47 +567,68 @@ fn lockstep<const RECORD: bool>(
 ) -> (u64, bool) {
     let m = y_padded.len() - LOOKAHEAD;
     let Lanes {
-        mut next,
+        next,
         end,
         mut below,
     } = Lanes::start(x, &y_padded[..m], shift);
-    let lengths: [usize; LANES] = std::array::from_fn(|lane| end[lane] - next[lane]);
     let mut sums = [0u64; LANES];
     let mut cross_tie = false;
-    let mut step = |lane: usize| {
-        let row = next[lane];
-        let value = x[row] - shift;
-        let mut position = below[lane];
-        loop {
-            let block = &y_padded[position..position + LOOKAHEAD];
-            let count: usize = block.iter().map(|&yj| usize::from(yj < value)).sum();
-            position += count;
-            if count < LOOKAHEAD {
-                break;
-            }
-        }
-        cross_tie |= y_padded[position] == value;
-        if RECORD {
-            out[row] = position as u32;
-        }
-        sums[lane] += position as u64;
-        below[lane] = position;
-        next[lane] = row + 1;
-    };
-    // Every lane holds at least `shortest` rows: those are walked without checking
-    // which lanes are done, which lets the lanes' state stay in registers.
+    // Every lane holds at least `shortest` rows: those are walked in lockstep, from
+    // slices of exactly that length (so without bounds checks on `x` and `out`, and
+    // without checking which lanes are done), then each lane's last row alone.
     let shortest = x.len() / LANES;
-    for _ in 0..shortest {
-        for lane in 0..LANES {
-            step(lane);
+    let rows: [&[f64]; LANES] = std::array::from_fn(|lane| &x[next[lane]..][..shortest]);
+    let mut outs: [&mut [u32]; LANES] = Default::default();
+    if RECORD {
+        let mut rest = &mut *out;
+        let mut taken = 0;
+        for (lane, slot) in outs.iter_mut().enumerate() {
+            let (_, from_lane) = std::mem::take(&mut rest).split_at_mut(next[lane] - taken);
+            let (lane_out, after) = from_lane.split_at_mut(shortest);
+            *slot = lane_out;
+            rest = after;
+            taken = next[lane] + shortest;
         }
     }
-    for (lane, &length) in lengths.iter().enumerate() {
-        for _ in shortest..length {
-            step(lane);
+    for k in 0..shortest {
+        for lane in 0..LANES {
+            let value = rows[lane][k] - shift;
+            let position = advance(y_padded, below[lane], value);
+            cross_tie |= y_padded[position] == value;
+            if RECORD {
+                outs[lane][k] = position as u32;
+            }
+            sums[lane] += position as u64;
+            below[lane] = position;
+        }
+    }
+    for lane in 0..LANES {
+        for row in next[lane] + shortest..end[lane] {
+            let value = x[row] - shift;
+            let position = advance(y_padded, below[lane], value);
+            cross_tie |= y_padded[position] == value;
+            if RECORD {
+                out[row] = position as u32;
+            }
+            sums[lane] += position as u64;
+            below[lane] = position;
         }
     }
     (sums.iter().sum(), cross_tie)
+}
+
+/// The position of `value` in padded `y`: the `y` values below it, counted a block
+/// at a time from `position` (already known to lie at or below it).
+#[inline(always)]
+fn advance(y_padded: &[f64], mut position: usize, value: f64) -> usize {
+    loop {
+        let block = &y_padded[position..position + LOOKAHEAD];
+        let count: usize = block.iter().map(|&yj| usize::from(yj < value)).sum();
+        position += count;
+        if count < LOOKAHEAD {
+            return position;
+        }
+    }
 }
 
 /// Sum of `t^3 - t` over the tie groups within one ascending sample.

@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// mimalloc, as in `serin-judge`: `serin serve` runs the same service.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     serin_cli::main_with_args(std::env::args_os())
 }

@@ -82,7 +82,9 @@ impl<'de> Visitor<'de> for ValuesVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        // serde_json gives no length hint; starting at a few hundred values spares
+        // the usual series most of the doublings.
+        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(256).min(1 << 20));
         while let Some(InlineValue(value)) = seq.next_element()? {
             values.push(value);
         }

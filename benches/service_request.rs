@@ -7,30 +7,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
+use serin_benches::SplitMix;
 use serin_core::{CanaryConfig, judge};
 use serin_sources::InlineData;
 
 const METRICS: usize = 20;
 const POINTS: usize = 500;
-
-/// A small deterministic generator (SplitMix64).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Normal(mean, mean/10) by Box-Muller, like `scripts/load/make_inputs.py`.
-    fn gauss(&mut self, mean: f64) -> f64 {
-        let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
-        mean + mean * 0.1 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
 
 /// The inline `data` object of the load benchmark's body, as JSON text (6 decimals).
 fn body() -> String {

@@ -10,34 +10,11 @@ use std::path::PathBuf;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
+use serin_benches::SplitMix;
 use serin_core::stats::{
     Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
 };
 use serin_core::{CanaryConfig, MetricPair, MetricSet, Sample, judge_on_threads};
-
-/// A small deterministic generator (SplitMix64) for standalone runs.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Lognormal(ln 100, 0.5) by Box-Muller, like the scipy script's inputs.
-    fn lognormal(&mut self, count: usize, scale: f64) -> Vec<f64> {
-        (0..count)
-            .map(|_| {
-                let (u1, u2) = (self.next_f64().max(f64::MIN_POSITIVE), self.next_f64());
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                (100f64.ln() + 0.5 * z).exp() * scale
-            })
-            .collect()
-    }
-}
 
 fn inputs_dir() -> PathBuf {
     std::env::var_os("SERIN_BENCH_INPUTS")

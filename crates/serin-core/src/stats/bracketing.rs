@@ -21,6 +21,8 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::stats::merge::{LOOKAHEAD, advance, padded};
+
 /// Most differences drawn for the first round's guesses (twice `n + m`, within bounds).
 const SAMPLE_SIZE: usize = 1 << 16;
 /// Fewest differences drawn for the first round's guesses.
@@ -30,11 +32,9 @@ const MIN_SAMPLE_SIZE: usize = 1 << 10;
 const SAMPLE_MARGIN: f64 = 4.0;
 /// Rounds after the first before giving up (interpolation usually needs two).
 const MAX_ROUNDS: usize = 16;
-/// Walks run side by side in one pass (as in [`super::merge::count_below`]; four
-/// keep their state in registers, and beat eight by 12 % at 10⁶ values).
+/// Walks run side by side in one pass (as in the merge's walk; four keep their
+/// state in registers, and beat eight by 12 % at 10⁶ values).
 const LANES: usize = 4;
-/// `y` values a row compares at once (as in [`super::merge::count_below`]).
-const BLOCK: usize = 4;
 /// Walk steps from which a pass is split over two threads (about a millisecond
 /// of work; the judge's usual samples stay far below it).
 const PARALLEL_STEPS: usize = 1 << 20;
@@ -218,9 +218,7 @@ impl Bracket {
 /// a batch holds the same run of several probes.
 pub(crate) fn count_at_most(x: &[f64], y: &[f64], probes: &[f64]) -> Vec<u64> {
     // `y` with infinite sentinels: a finished walk's pointer stops on them.
-    let mut padded = Vec::with_capacity(y.len() + BLOCK);
-    padded.extend_from_slice(y);
-    padded.extend_from_slice(&[f64::INFINITY; BLOCK]);
+    let padded = padded(y);
     let runs = LANES / gcd(probes.len().max(1), LANES);
     let mut walks = Vec::with_capacity(probes.len() * runs);
     for (probe, &value) in probes.iter().enumerate() {
@@ -346,10 +344,10 @@ fn runs_of(x: &[f64], y: &[f64], value: f64, runs: usize) -> impl Iterator<Item 
 
 /// Runs [`LANES`] walks in lockstep while all are unfinished, then finishes each.
 /// A row's pointer moves on from its predecessor's, over the `y` values whose
-/// difference is above the probe, counted a block of [`BLOCK`] at a time (the
-/// block's values above form a prefix: differences descend along `y`).
+/// difference is above the probe, counted by [`advance`] (the values above form a
+/// prefix: differences descend along `y`).
 fn walk_batch(x: &[f64], padded: &[f64], lanes: [Walk; LANES]) -> [u64; LANES] {
-    let m = padded.len() - BLOCK;
+    let m = padded.len() - LOOKAHEAD;
     let value = lanes.map(|walk| walk.value);
     let end = lanes.map(|walk| walk.end);
     let mut row = lanes.map(|walk| walk.first);
@@ -359,19 +357,8 @@ fn walk_batch(x: &[f64], padded: &[f64], lanes: [Walk; LANES]) -> [u64; LANES] {
                 row: &mut [usize; LANES],
                 above: &mut [usize; LANES],
                 sums: &mut [u64; LANES]| {
-        let xi = x[row[lane]];
-        let mut position = above[lane];
-        loop {
-            let block = &padded[position..position + BLOCK];
-            let count: usize = block
-                .iter()
-                .map(|&yj| usize::from(xi - yj > value[lane]))
-                .sum();
-            position += count;
-            if count < BLOCK {
-                break;
-            }
-        }
+        let (xi, probe) = (x[row[lane]], value[lane]);
+        let position = advance(padded, above[lane], |yj| xi - yj > probe);
         // The `m - above` differences left in the row are `<= v`.
         sums[lane] += (m - position) as u64;
         above[lane] = position;

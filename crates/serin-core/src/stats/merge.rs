@@ -56,14 +56,14 @@ pub(crate) fn merge_summary(x: &[f64], shift: f64, y: &[f64]) -> MergeSummary {
 /// pairs are listed in a [`Window`] with their differences, and a shift inside the
 /// bracket is counted from that list alone. Every shortcut is taken only when it
 /// provably gives the same answer: no two distinct `x` values can round together
-/// after the shift, and (for the window and the interleaved count) no `x_i - shift`
+/// after the shift, and (for the window and the block walk) no `x_i - shift`
 /// equals a `y_j`; a grouped merge handles such ties, and the plain merge everything
 /// else.
 #[derive(Clone)]
 pub(crate) struct ShiftCounter<'a> {
     x: &'a [f64],
     y: &'a [f64],
-    /// `y` padded for [`lockstep`].
+    /// `y` padded for [`record_positions`].
     y_padded: Vec<f64>,
     within_ties: f64,
     /// `within_ties` before rounding.
@@ -108,7 +108,7 @@ struct Window {
 pub(crate) struct RecordedCount {
     /// U and the tie sum.
     pub summary: MergeSummary,
-    /// Whether the positions were written: only by the interleaved merge, so never
+    /// Whether the positions were written: only by the block walk, so never
     /// at a shift where some `x_i - shift` equals a `y_j`.
     pub positions_recorded: bool,
 }
@@ -162,10 +162,8 @@ impl<'a> ShiftCounter<'a> {
 
     /// U and the tie sum at `shift`, identical to `merge_summary(x, shift, y)`.
     pub(crate) fn count(&self, shift: f64) -> MergeSummary {
-        self.windowed(shift)
-            .or_else(|| self.interleaved(shift))
-            .or_else(|| self.tie_aware(shift))
-            .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
+        self.count_recording(shift, &mut vec![0; self.x.len()])
+            .summary
     }
 
     /// The count from the window, when `shift` lies in it and ties nothing.
@@ -182,7 +180,9 @@ impl<'a> ShiftCounter<'a> {
     }
 
     /// [`Self::count`], also writing each row's position to `positions` (of length
-    /// `x.len()`) when the interleaved merge answers.
+    /// `x.len()`) when the block walk answers: from the window when `shift` lies in
+    /// it, else the walk, else (at a tie between the samples, or when rounding could
+    /// merge distinct shifted `x` values) the grouped or the plain merge.
     pub(crate) fn count_recording(&self, shift: f64, positions: &mut [u32]) -> RecordedCount {
         if let Some(summary) = self.windowed(shift) {
             return RecordedCount {
@@ -270,27 +270,10 @@ impl<'a> ShiftCounter<'a> {
 
     /// [`Self::count`] at a shift where the samples are expected to tie each other
     /// and few rows overlap (the bracket ends, where the extreme values meet): the
-    /// grouped merge, without trying the interleaved one first.
+    /// grouped merge, without trying the block walk first.
     pub(crate) fn count_tied(&self, shift: f64) -> MergeSummary {
         self.tie_aware(shift)
             .unwrap_or_else(|| merge_summary(self.x, shift, self.y))
-    }
-
-    /// [`count_below`]'s interleaved merges; `None` when some `x_i - shift` equals a
-    /// `y_j` (tie groups then span both samples) or when rounding could merge
-    /// distinct shifted `x` values.
-    fn interleaved(&self, shift: f64) -> Option<MergeSummary> {
-        if !self.shift_keeps_x_distinct(shift, shift) {
-            return None;
-        }
-        let (u_below, cross_tie) = count_below(self.x, &self.y_padded, shift);
-        if cross_tie {
-            return None;
-        }
-        Some(MergeSummary {
-            u_x: u_below as f64,
-            tie_sum: self.within_ties,
-        })
     }
 
     /// Whether distinct `x` values stay distinct after subtracting any shift in
@@ -485,7 +468,7 @@ impl Window {
     }
 }
 
-/// Independent walks run side by side in [`count_below`]: a row's step waits on the
+/// Independent walks run side by side in [`record_positions`]: a row's step waits on the
 /// previous row's (load a block of `y`, compare, add), so interleaving several keeps
 /// the processor busy. Four is fastest on the benchmark machine: with more, the
 /// lanes' state no longer fits in registers (eight lanes were 20 % slower).
@@ -538,33 +521,13 @@ pub(crate) fn padded(y: &[f64]) -> Vec<f64> {
 }
 
 /// `Σ_i #{j : y_j < x_i - shift}` over ascending `x` and `y` (given padded, see
-/// [`padded`]), and whether some `x_i - shift` equals some `y_j`.
+/// [`padded`]), and whether some `x_i - shift` equals some `y_j`; each row's count
+/// is written to `out[i]`.
 ///
 /// `x` is cut into [`LANES`] runs; each run's starting position in `y` is found by
-/// binary search, and the runs are walked in lockstep.
-pub(crate) fn count_below(x: &[f64], y_padded: &[f64], shift: f64) -> (u64, bool) {
-    lockstep::<false>(x, y_padded, shift, &mut [])
-}
-
-/// [`count_below`], also writing each row's count to `out[i]`.
+/// binary search, and the runs are walked in lockstep. A row's position is its
+/// predecessor's, moved on by [`advance`].
 fn record_positions(x: &[f64], y_padded: &[f64], shift: f64, out: &mut [u32]) -> (u64, bool) {
-    lockstep::<true>(x, y_padded, shift, out)
-}
-
-/// The lockstep walk behind [`count_below`] and [`record_positions`]; `RECORD` is a
-/// constant, so each use compiles to its own loop.
-///
-/// A row's position is its predecessor's plus the `y` values below its shifted
-/// value from there on, counted a block at a time: `y` ascends, so the values below
-/// form a prefix of the block, and a block counted full means the next one must be
-/// counted too.
-#[inline(always)]
-fn lockstep<const RECORD: bool>(
-    x: &[f64],
-    y_padded: &[f64],
-    shift: f64,
-    out: &mut [u32],
-) -> (u64, bool) {
     let m = y_padded.len() - LOOKAHEAD;
     let Lanes {
         next,
@@ -579,25 +542,21 @@ fn lockstep<const RECORD: bool>(
     let shortest = x.len() / LANES;
     let rows: [&[f64]; LANES] = std::array::from_fn(|lane| &x[next[lane]..][..shortest]);
     let mut outs: [&mut [u32]; LANES] = Default::default();
-    if RECORD {
-        let mut rest = &mut *out;
-        let mut taken = 0;
-        for (lane, slot) in outs.iter_mut().enumerate() {
-            let (_, from_lane) = std::mem::take(&mut rest).split_at_mut(next[lane] - taken);
-            let (lane_out, after) = from_lane.split_at_mut(shortest);
-            *slot = lane_out;
-            rest = after;
-            taken = next[lane] + shortest;
-        }
+    let mut rest = &mut *out;
+    let mut taken = 0;
+    for (lane, slot) in outs.iter_mut().enumerate() {
+        let (_, from_lane) = std::mem::take(&mut rest).split_at_mut(next[lane] - taken);
+        let (lane_out, after) = from_lane.split_at_mut(shortest);
+        *slot = lane_out;
+        rest = after;
+        taken = next[lane] + shortest;
     }
     for k in 0..shortest {
         for lane in 0..LANES {
             let value = rows[lane][k] - shift;
-            let position = advance(y_padded, below[lane], value);
+            let position = advance(y_padded, below[lane], |yj| yj < value);
             cross_tie |= y_padded[position] == value;
-            if RECORD {
-                outs[lane][k] = position as u32;
-            }
+            outs[lane][k] = position as u32;
             sums[lane] += position as u64;
             below[lane] = position;
         }
@@ -605,11 +564,9 @@ fn lockstep<const RECORD: bool>(
     for lane in 0..LANES {
         for row in next[lane] + shortest..end[lane] {
             let value = x[row] - shift;
-            let position = advance(y_padded, below[lane], value);
+            let position = advance(y_padded, below[lane], |yj| yj < value);
             cross_tie |= y_padded[position] == value;
-            if RECORD {
-                out[row] = position as u32;
-            }
+            out[row] = position as u32;
             sums[lane] += position as u64;
             below[lane] = position;
         }
@@ -617,13 +574,15 @@ fn lockstep<const RECORD: bool>(
     (sums.iter().sum(), cross_tie)
 }
 
-/// The position of `value` in padded `y`: the `y` values below it, counted a block
-/// at a time from `position` (already known to lie at or below it).
+/// Moves `position` on over the values of `padded` that `passes`, counting a block
+/// of [`LOOKAHEAD`] at a time. The values that pass must form a prefix from
+/// `position` on (the merge's values below a row's shifted value, the bracketing's
+/// differences above a probe), and the padding must never pass.
 #[inline(always)]
-fn advance(y_padded: &[f64], mut position: usize, value: f64) -> usize {
+pub(crate) fn advance(padded: &[f64], mut position: usize, passes: impl Fn(f64) -> bool) -> usize {
     loop {
-        let block = &y_padded[position..position + LOOKAHEAD];
-        let count: usize = block.iter().map(|&yj| usize::from(yj < value)).sum();
+        let block = &padded[position..position + LOOKAHEAD];
+        let count: usize = block.iter().map(|&value| usize::from(passes(value))).sum();
         position += count;
         if count < LOOKAHEAD {
             return position;
@@ -728,7 +687,6 @@ mod tests {
                 assert_eq!(cross_tie, tie, "case {case}, shift {shift}");
                 let total: u64 = want.iter().map(|&p| u64::from(p)).sum();
                 assert_eq!(sum, total, "case {case}, shift {shift}");
-                assert_eq!(count_below(x, &y_padded, shift), (total, tie));
             }
         }
     }

@@ -89,6 +89,20 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
         );
         set
     };
+    // A canary without traffic: every series is 0/0, and `errors` replaces NaN by 0.
+    let no_traffic = {
+        let mut set = MetricSet::default();
+        for (name, seed, level) in [("latency", 1, 120.0), ("errors", 3, 0.002), ("cpu", 5, 0.4)] {
+            set.insert(
+                name,
+                MetricPair {
+                    baseline: series(seed, 120, level),
+                    canary: vec![f64::NAN; 120],
+                },
+            );
+        }
+        set
+    };
     // (name, settings, data, verdict, latency classification, first reason starts with)
     let cases = [
         (
@@ -155,6 +169,22 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
             Classification::Nodata,
             "Canary Failed: 50% or more",
         ),
+        (
+            "canary without traffic, NaN replaced by 0",
+            json!({}),
+            no_traffic.clone(),
+            Verdict::Fail,
+            Classification::Nodata,
+            "Canary Failed: 50% or more",
+        ),
+        (
+            "canary without traffic, Kayenta's rules",
+            json!({"minSamples": 0}),
+            no_traffic,
+            Verdict::Fail,
+            Classification::Nodata,
+            "Canary Failed: 50% or more",
+        ),
     ];
     for (name, settings, data, verdict, latency, reason) in cases {
         let result = judge(&config(settings), &data, None).unwrap();
@@ -165,6 +195,74 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
             "{name}: {:?}",
             result.reasons
         );
+    }
+}
+
+#[test]
+fn values_replaced_by_zero_are_not_samples() {
+    // Every canary `errors` value is NaN (no requests: 0/0); nanStrategy replace makes
+    // them 0, which is below the baseline and passed before. Now it is no data, with
+    // a reason, unless minSamples is 0 (Kayenta's rules, reproduced exactly).
+    let with_nan_errors = |canary: Vec<f64>| {
+        let mut set = data(1.0, 120);
+        set.insert(
+            "errors",
+            MetricPair {
+                baseline: series(3, 120, 0.002),
+                canary,
+            },
+        );
+        set
+    };
+    let mut few_measured = vec![f64::NAN; 120];
+    few_measured[..5].copy_from_slice(&series(4, 5, 0.002));
+    // (name, settings, canary errors, classification, reason, verdict): two metrics
+    // of three still pass, but Serin never passes what it could not judge.
+    let cases = [
+        (
+            "all NaN",
+            json!({}),
+            vec![f64::NAN; 120],
+            Classification::Nodata,
+            Some(
+                "Too few samples for errors: canary 0 (120 of its 120 values were not numbers, replaced by 0), baseline 120, at least 10 per side needed",
+            ),
+            Verdict::Marginal,
+        ),
+        (
+            "5 measured of 120",
+            json!({}),
+            few_measured,
+            Classification::Nodata,
+            Some(
+                "Too few samples for errors: canary 5 (115 of its 120 values were not numbers, replaced by 0), baseline 120, at least 10 per side needed",
+            ),
+            Verdict::Marginal,
+        ),
+        (
+            "all NaN, Kayenta's rules",
+            json!({"minSamples": 0}),
+            vec![f64::NAN; 120],
+            Classification::Pass,
+            None,
+            Verdict::Pass,
+        ),
+    ];
+    for (name, settings, canary, classification, reason, verdict) in cases {
+        let result = judge(&config(settings), &with_nan_errors(canary), None).unwrap();
+        let errors = &result.results[1];
+        assert_eq!(errors.classification, classification, "{name}");
+        assert_eq!(result.verdict, verdict, "{name}: {:?}", result.reasons);
+        assert_eq!(errors.classification_reason.as_deref(), reason, "{name}");
+        let non_finite = if name.starts_with('5') { 115 } else { 120 };
+        assert_eq!(errors.preprocessing.canary_non_finite, non_finite, "{name}");
+        if let Some(reason) = reason {
+            assert!(
+                result.reasons.iter().any(|r| r.ends_with(reason)),
+                "{name}: {:?}",
+                result.reasons
+            );
+        }
     }
 }
 
@@ -189,13 +287,12 @@ fn too_few_samples_is_reported_with_its_reason_and_evidence() {
     assert_eq!(evidence["shortcut"], "too-few-samples");
     assert_eq!(evidence["canaryCount"], 3);
     // One Nodata of three is under Kayenta's 50 % rule: its group counts as 100,
-    // and the reasons say so.
-    assert_eq!(result.verdict, Verdict::Pass);
-    assert!(
-        result
-            .reasons
-            .iter()
-            .any(|r| r.starts_with("Too few samples for cpu"))
+    // and the reasons say so; the score passes, but Serin keeps it marginal.
+    assert_eq!(result.score.score, 100.0);
+    assert_eq!(result.verdict, Verdict::Marginal);
+    assert_eq!(
+        result.reasons[0],
+        "Cannot pass while a metric could not be judged: Too few samples for cpu: canary 3, baseline 60, at least 10 per side needed"
     );
     assert!(
         result

@@ -43,6 +43,7 @@ fn scorer_suite_reproduces() {
                 groups,
                 critical: metric["critical"].as_bool().unwrap(),
                 muted: false,
+                undecided: false,
             })
             .collect();
         let weights: BTreeMap<String, f64> =
@@ -82,6 +83,16 @@ fn thresholds_muting_and_overrides() {
         groups: &group,
         critical,
         muted,
+        undecided: false,
+    };
+    // Serin: a metric that could not be judged under Serin's rules (minSamples > 0).
+    let undecided = |classification| ScoredMetric {
+        classification,
+        reason: Some("Too few samples for x: canary 3, baseline 3, at least 10 per side needed"),
+        groups: &group,
+        critical: false,
+        muted: false,
+        undecided: true,
     };
     let thresholds = ScoreThresholds {
         pass: 90.0,
@@ -135,6 +146,31 @@ fn thresholds_muting_and_overrides() {
             ],
             100.0,
             Verdict::Pass,
+            None,
+        ),
+        // Serin: a passing score with a metric it could not judge is marginal, with
+        // the metric's reason; a muted one, or a score that does not pass, is untouched.
+        (
+            vec![
+                metric(Pass, false, false),
+                metric(Pass, false, false),
+                undecided(Nodata),
+            ],
+            100.0,
+            Verdict::Marginal,
+            Some(
+                "Cannot pass while a metric could not be judged: Too few samples for x: canary 3, baseline 3, at least 10 per side needed",
+            ),
+        ),
+        (
+            vec![
+                metric(Pass, false, false),
+                metric(High, false, false),
+                metric(Pass, false, false),
+                undecided(Classification::Error),
+            ],
+            66.67,
+            Verdict::Marginal,
             None,
         ),
         // Nothing scored at all: 0, a fail, never a pass.

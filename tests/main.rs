@@ -2,6 +2,7 @@
 
 mod contracts;
 mod fixtures;
+mod fuzz;
 mod golden_r;
 mod golden_scipy;
 mod judging;
@@ -9,6 +10,7 @@ mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
 mod properties;
+mod reliability;
 mod rollout_end_to_end;
 mod rollout_nginx;
 mod service_api;

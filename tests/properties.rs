@@ -91,7 +91,7 @@ proptest! {
             .collect();
         let metrics: Vec<ScoredMetric<'_>> = names
             .iter()
-            .map(|groups| ScoredMetric { classification: Classification::Pass, reason: None, groups, critical: false, muted: false })
+            .map(|groups| ScoredMetric { classification: Classification::Pass, reason: None, groups, critical: false, muted: false, undecided: false })
             .collect();
         let result = score(&metrics, &weights, ScoreThresholds::default());
         prop_assert!((result.score - 100.0).abs() < 1e-9, "{}", result.score);

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 404: unknown canary config, execution or route.
     #[error("{0}")]
     NotFound(String),
+    /// 415: a body whose `Content-Type` is not JSON, on a JSON route.
+    #[error("unsupported content type {0:?}: send application/json")]
+    UnsupportedMediaType(String),
     /// 413: body over the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -78,7 +81,9 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Source(SourceError::TooManyMetrics { .. }) => StatusCode::BAD_REQUEST,
             Self::Source(SourceError::Timeout { .. }) | Self::JudgeTimeout(_) => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -96,7 +101,9 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable(_) => "unprocessable",
+            Self::Source(SourceError::TooManyMetrics { .. }) => "bad_request",
             Self::Source(e) if e.is_client_error() => "query",
             Self::Source(_) => "source",
             Self::Unavailable(_) => "unavailable",
@@ -113,9 +120,11 @@ impl ApiError {
         }
     }
 
-    /// The message sent to clients (internal details withheld), on one line.
+    /// The message sent to clients (internal details withheld), on one line, at
+    /// most [`MAX_MESSAGE_CHARS`] characters (a last guard: request-given names are
+    /// already cut by [`shown`] where they are echoed).
     pub fn public_message(&self) -> String {
-        self.to_string().replace('\n', " ")
+        cut(&self.to_string(), MAX_MESSAGE_CHARS).replace('\n', " ")
     }
 
     /// Logs server-side failures; client errors are the client's business.
@@ -137,6 +146,26 @@ impl ApiError {
         } else {
             Self::bad(format!("cannot read the request body: {rejection}"))
         }
+    }
+}
+
+/// Longest request-given name (config, execution, endpoint, metadata key) an error
+/// message repeats, in characters.
+pub const SHOWN_CHARS: usize = 128;
+
+/// Longest message sent to a client, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
+/// `name` as error messages repeat it: cut to [`SHOWN_CHARS`] characters with an
+/// ellipsis, so a huge name in a request is never echoed back whole.
+pub fn shown(name: &str) -> String {
+    cut(name, SHOWN_CHARS)
+}
+
+fn cut(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 

@@ -23,6 +23,9 @@ pub mod routes;
 pub mod settings;
 pub mod telemetry;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -30,10 +33,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use chrono::{DateTime, Utc};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serin_sources::{PrometheusClient, SourceError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::configs::ConfigStore;
 use crate::error::ApiError;
@@ -58,7 +64,8 @@ struct Shared {
     clients: BTreeMap<String, PrometheusClient>,
     telemetry: Telemetry,
     executions: Executions,
-    permits: Semaphore,
+    /// Judgements computing at once (`concurrency_limit`).
+    judging_slots: Arc<Semaphore>,
     draining: AtomicBool,
     clock: Clock,
 }
@@ -87,7 +94,7 @@ impl AppState {
         );
         Ok(Self {
             shared: Arc::new(Shared {
-                permits: Semaphore::new(settings.concurrency_limit),
+                judging_slots: Arc::new(Semaphore::new(settings.concurrency_limit)),
                 settings,
                 configs,
                 clients,
@@ -152,7 +159,8 @@ impl AppState {
             ApiError::bad_field(
                 "endpoint",
                 format!(
-                    "unknown Prometheus endpoint {name:?} (configured: {})",
+                    "unknown Prometheus endpoint {:?} (configured: {})",
+                    error::shown(name),
                     known()
                 ),
             )
@@ -160,23 +168,65 @@ impl AppState {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves; then stops accepting,
-/// answers `/readyz` with 503, and waits for in-flight requests to finish.
+/// Serves `state` on `listener` (HTTP/1.1) until `shutdown` resolves; then stops
+/// accepting, answers `/readyz` with 503, and waits for in-flight requests to finish.
+///
+/// A client must send a request's head within `header_read_timeout` (which also
+/// closes connections idle that long), so slow-header clients cannot hold
+/// connections open; `judge_timeout` bounds the rest of a judging request.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router: Router = app(state.clone());
-    let draining = state.clone();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.settings().header_read_timeout);
+    let connections = GracefulShutdown::new();
     info!(address = %listener.local_addr()?, "serin judge service listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.start_draining();
-            info!("shutdown requested: finishing in-flight requests");
-        })
-        .await
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%error, %peer, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    state.start_draining();
+    info!("shutdown requested: finishing in-flight requests");
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// After a failed accept: a connection the peer gave up on is skipped at once;
+/// anything else (e.g. out of file descriptors) pauses accepting for a second.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    warn!(%error, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -11,6 +11,7 @@ pub fn document() -> Value {
         "401": {"description": "Missing or invalid bearer token", "content": {"application/json": {"schema": error}}},
         "404": {"description": "Unknown canary config", "content": {"application/json": {"schema": error}}},
         "413": {"description": "Body over the limit", "content": {"application/json": {"schema": error}}},
+        "415": {"description": "Content-Type is not JSON (a missing Content-Type is read as JSON)", "content": {"application/json": {"schema": error}}},
         "422": {"description": "Config or query unusable (e.g. Prometheus rejected the query)", "content": {"application/json": {"schema": error}}},
         "502": {"description": "Metric source failed", "content": {"application/json": {"schema": error}}},
         "503": {"description": "Shutting down or at capacity", "content": {"application/json": {"schema": error}}},
@@ -114,6 +115,7 @@ pub fn document() -> Value {
                     "200": {"description": "Pass", "content": text},
                     "412": {"description": "Fail (or marginal, by default)", "content": text},
                     "400": {"description": "Bad payload", "content": text},
+                    "415": {"description": "Content-Type is not JSON", "content": text},
                     "502": {"description": "Metric source failed", "content": text}
                 }
             }},

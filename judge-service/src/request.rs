@@ -19,16 +19,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serin_core::CanaryConfig;
 use serin_core::config::ScoreThresholds;
-use serin_sources::{InlineData, ScopePair, ScopeSet, ScopeSpec, Window, parse_duration};
+use serin_sources::{
+    InlineData, ScopePair, ScopeSet, ScopeSpec, Window, WindowError, parse_duration,
+};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, shown};
 use crate::judging::{DataSource, JudgeJob};
 
 /// Default step when a request gives none.
@@ -74,6 +78,43 @@ pub struct JudgeRequest {
     /// Inline series instead of a metric source.
     #[serde(default)]
     pub data: Option<InlineData>,
+}
+
+/// Refuses (415) a body whose `Content-Type` is not JSON: `application/json` or any
+/// `application/*+json`, parameters such as `charset` allowed.
+///
+/// A request without `Content-Type` is accepted as JSON: curl's `--data` users and
+/// minimal clients omit it, and refusing them would gain nothing (the body must still
+/// parse as JSON). Argo Rollouts (as documented) and Flagger send `application/json`.
+pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(shown(&text)))
+    }
+}
+
+/// Reads the JSON body of `request` (415 for a non-JSON content type, 413 over the
+/// configured limit).
+pub async fn read_json_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
+    check_json_content_type(request.headers())?;
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|r| ApiError::from_body(r, state.settings().body_limit_bytes))
 }
 
 /// Parses a JSON body, naming the path of the first bad field.
@@ -128,8 +169,10 @@ pub fn window(
 ) -> Result<Window, ApiError> {
     let step = step.unwrap_or(DEFAULT_STEP);
     let result = match (start, end, lookback) {
-        (Some(start), Some(end), None) => Window::new(start, end, step),
-        (None, end, Some(lookback)) => Window::lookback(end.unwrap_or(now), lookback, step),
+        (Some(start), Some(end), None) => Window::new(start, end, step).map_err(|e| (e, "end")),
+        (None, end, Some(lookback)) => {
+            Window::lookback(end.unwrap_or(now), lookback, step).map_err(|e| (e, "lookback"))
+        }
         (Some(_), _, Some(_)) => {
             return Err(ApiError::bad_field(
                 "lookback",
@@ -149,7 +192,15 @@ pub fn window(
             ));
         }
     };
-    result.map_err(|e| ApiError::bad_field("step", e.to_string()))
+    // Each error names the field to change: the step for too many points or a zero
+    // step, else the bound (`end`, or `lookback`) that made the window unusable.
+    result.map_err(|(error, bound)| {
+        let field = match error {
+            WindowError::ZeroStep | WindowError::TooManyPoints { .. } => "step",
+            _ => bound,
+        };
+        ApiError::bad_field(field, error.to_string())
+    })
 }
 
 /// Resolves an inline config or a configured one.
@@ -173,7 +224,8 @@ pub fn resolve_config(
             .map(|stored| Arc::clone(&stored.config))
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
-                    "unknown canary config {name:?} (served: {})",
+                    "unknown canary config {:?} (served: {})",
+                    shown(name),
                     state.shared.configs.known()
                 ))
             }),
@@ -242,10 +294,6 @@ impl JudgeRequest {
                 }
             }
         };
-        Ok(JudgeJob {
-            config,
-            data,
-            thresholds: self.thresholds,
-        })
+        JudgeJob::new(config, data, self.thresholds)
     }
 }

@@ -1,10 +1,16 @@
-//! The router: every route, the auth and telemetry middleware, the body limit.
+//! The router: every route, the auth and telemetry middleware, the body limit, and
+//! the panic guard (a panicking handler is answered 500 and counted, never a dropped
+//! connection).
 
 pub mod flagger;
 pub mod judge;
 pub mod kayenta;
 pub mod ops;
 
+#[cfg(test)]
+mod tests;
+
+use std::any::Any;
 use std::time::Instant;
 
 use axum::Router;
@@ -13,6 +19,7 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -38,7 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(kayenta.clone())
         .nest("/t/{token}", kayenta)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    let routes = Router::new()
         .merge(protected)
         .route("/flagger/judge", post(flagger::webhook))
         .route("/healthz", get(ops::healthz))
@@ -46,9 +53,34 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(body_limit));
+    guarded(routes, state)
+}
+
+/// `routes` with the service's outer layers: the panic guard, inside the request
+/// telemetry (so a caught panic is counted as a 500 too).
+fn guarded(routes: Router<AppState>, state: AppState) -> Router {
+    let on_panic = {
+        let state = state.clone();
+        move |panic: Box<dyn Any + Send + 'static>| {
+            state.telemetry().panicked();
+            ApiError::Internal(format!("handler panicked: {}", panic_message(&*panic)))
+                .into_response()
+        }
+    };
+    routes
+        .layer(CatchPanicLayer::custom(on_panic))
         .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
+}
+
+/// The text a panic was raised with, when it has one.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Compares without an early exit, so timing does not reveal a token's prefix.

@@ -5,8 +5,12 @@
 //! configs_dir = "/etc/serin/configs"   # Kayenta canary configs, one NAME.json each
 //! tokens = ["s3cret"]                  # bearer tokens; none = no auth
 //! body_limit_bytes = 4194304
-//! concurrency_limit = 64               # judgements in flight; more wait their turn
-//! judge_timeout = "30s"                # a whole judgement, fetch included
+//! concurrency_limit = 64               # judgements computing at once (CPU); more wait
+//!                                      # their turn; fetching from Prometheus holds no slot
+//! judge_timeout = "30s"                # a whole request: body, fetch, waiting, judging
+//!                                      # (Kayenta executions: from their start)
+//! header_read_timeout = "10s"          # a client must send its request head within this
+//!                                      # (also closes connections idle this long)
 //! default_prometheus = "default"
 //!
 //! [[prometheus]]
@@ -28,15 +32,19 @@
 //!
 //! Environment overrides: `SERIN_LISTEN`, `SERIN_CONFIGS_DIR`, `SERIN_TOKENS`
 //! (comma-separated), `SERIN_BODY_LIMIT_BYTES`, `SERIN_CONCURRENCY_LIMIT`,
-//! `SERIN_JUDGE_TIMEOUT`, and `SERIN_PROMETHEUS_URL` (the URL of the endpoint named
-//! `default`, created if absent).
+//! `SERIN_JUDGE_TIMEOUT`, `SERIN_HEADER_READ_TIMEOUT`, and `SERIN_PROMETHEUS_URL` (the
+//! URL of the endpoint named `default`, created if absent).
+//!
+//! A `[[prometheus]]` URL may hold credentials (`http://user:password@host/?token=…`):
+//! answers name the endpoint by its `name` only, and logs show the URL without user
+//! info or query string.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use serin_sources::{Auth, EndpointConfig, parse_duration};
+use serin_sources::{Auth, EndpointConfig, parse_duration, redact_url};
 use thiserror::Error;
 
 /// Why the settings are unusable.
@@ -115,7 +123,7 @@ impl Default for KayentaSettings {
 }
 
 /// One `[[prometheus]]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusSettings {
     /// Name requests use.
@@ -137,6 +145,21 @@ pub struct PrometheusSettings {
     /// Credentials.
     #[serde(default)]
     pub auth: Option<Auth>,
+}
+
+impl std::fmt::Debug for PrometheusSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry credentials: only its redacted form is shown.
+        f.debug_struct("PrometheusSettings")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("backoff", &self.backoff)
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("auth", &self.auth)
+            .finish()
+    }
 }
 
 impl PrometheusSettings {
@@ -170,12 +193,17 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
-    /// Judgements in flight at once.
+    /// Judgements computing at once (the CPU part; fetching holds no slot).
     #[serde(default = "default_concurrency")]
     pub concurrency_limit: usize,
-    /// Time limit of one judgement, fetch included.
+    /// Time limit of one request, from its start: reading the body, fetching,
+    /// waiting for a slot and judging (a Kayenta execution: from its start).
     #[serde(default = "default_judge_timeout", deserialize_with = "duration")]
     pub judge_timeout: Duration,
+    /// Time a client has to send a request's head (and the longest a connection
+    /// may sit idle between requests).
+    #[serde(default = "default_header_read_timeout", deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
     /// Endpoint used when a request names none (default: the first).
     #[serde(default)]
     pub default_prometheus: Option<String>,
@@ -248,6 +276,10 @@ impl Settings {
                     self.judge_timeout =
                         parse_duration(&value).map_err(|e| invalid(e.to_string()))?
                 }
+                "SERIN_HEADER_READ_TIMEOUT" => {
+                    self.header_read_timeout =
+                        parse_duration(&value).map_err(|e| invalid(e.to_string()))?
+                }
                 "SERIN_PROMETHEUS_URL" => {
                     match self.prometheus.iter_mut().find(|p| p.name == "default") {
                         Some(endpoint) => endpoint.url = value,
@@ -273,6 +305,12 @@ impl Settings {
         let invalid = |m: String| Err(SettingsError::Invalid(m));
         if self.concurrency_limit == 0 {
             return invalid("concurrency_limit must be at least 1".into());
+        }
+        if self.judge_timeout.is_zero() {
+            return invalid("judge_timeout must be positive".into());
+        }
+        if self.header_read_timeout.is_zero() {
+            return invalid("header_read_timeout must be positive".into());
         }
         if self.body_limit_bytes < 1024 {
             return invalid("body_limit_bytes must be at least 1024".into());
@@ -323,6 +361,9 @@ fn default_concurrency() -> usize {
 fn default_judge_timeout() -> Duration {
     Duration::from_secs(30)
 }
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
 fn default_query_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -369,6 +410,7 @@ mod tests {
             ("SERIN_TOKENS", "x, y"),
             ("SERIN_PROMETHEUS_URL", "http://127.0.0.1:9090"),
             ("SERIN_JUDGE_TIMEOUT", "5s"),
+            ("SERIN_HEADER_READ_TIMEOUT", "3s"),
             ("HOME", "/root"),
         ];
         let settings = settings
@@ -377,6 +419,23 @@ mod tests {
         assert_eq!(settings.tokens, vec!["x", "y"]);
         assert_eq!(settings.prometheus[1].name, "default");
         assert_eq!(settings.judge_timeout, Duration::from_secs(5));
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(
+            Settings::default().header_read_timeout,
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn endpoint_urls_are_redacted_in_debug_output() {
+        let text =
+            "[[prometheus]]\nname = \"p\"\nurl = \"http://admin:hunter2@host/prom?secret=xyz\"\n";
+        let settings = Settings::from_toml(text, Path::new("t.toml")).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("http://host/prom"), "{debug}");
+        for secret in ["hunter2", "admin", "xyz"] {
+            assert!(!debug.contains(secret), "{secret}: {debug}");
+        }
     }
 
     #[test]
@@ -399,6 +458,19 @@ mod tests {
             .with_env([])
             .unwrap_err();
         assert!(error.to_string().contains("defined twice"), "{error}");
+        for (text, want) in [
+            (
+                "header_read_timeout = \"0s\"",
+                "header_read_timeout must be positive",
+            ),
+            ("judge_timeout = \"0s\"", "judge_timeout must be positive"),
+        ] {
+            let error = Settings::from_toml(text, Path::new("s.toml"))
+                .unwrap()
+                .with_env([])
+                .unwrap_err();
+            assert!(error.to_string().contains(want), "{text}: {error}");
+        }
         let error = Settings::default()
             .with_env([("SERIN_CONCURRENCY_LIMIT".to_string(), "lots".to_string())])
             .unwrap_err();

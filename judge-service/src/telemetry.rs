@@ -1,6 +1,7 @@
 //! The service's own metrics, served at `GET /metrics` in the OpenMetrics text format:
 //! requests by route, method and status; latency by route; verdicts by outcome and
-//! entry point; metric-source errors by endpoint and kind.
+//! entry point; metric-source errors by endpoint and kind; panics caught (a request
+//! answered 500, or a background judgement failed, instead of a dropped connection).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -56,6 +57,8 @@ pub struct Telemetry {
     pub verdicts: Family<VerdictLabels, Counter>,
     /// `serin_source_errors_total`.
     pub source_errors: Family<SourceErrorLabels, Counter>,
+    /// `serin_panics_total`.
+    pub panics: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -72,6 +75,7 @@ impl Default for Telemetry {
         );
         let verdicts = Family::<VerdictLabels, Counter>::default();
         let source_errors = Family::<SourceErrorLabels, Counter>::default();
+        let panics = Counter::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -88,12 +92,18 @@ impl Default for Telemetry {
             "Metric-source failures by endpoint and kind",
             source_errors.clone(),
         );
+        registry.register(
+            "panics",
+            "Panics caught in request handlers and judgements (answered as internal errors)",
+            panics.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             verdicts,
             source_errors,
+            panics,
         }
     }
 }
@@ -115,6 +125,11 @@ impl Telemetry {
                 api: api.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a caught panic.
+    pub fn panicked(&self) {
+        self.panics.inc();
     }
 
     /// Counts a source error.

@@ -27,8 +27,11 @@ pub enum Behaviour {
     Garbage,
 }
 
+/// The behaviour for the n-th query, given its form-encoded body.
+type Answer = Box<dyn Fn(usize, &str) -> Behaviour + Send + Sync>;
+
 struct Script {
-    answer: Box<dyn Fn(usize) -> Behaviour + Send + Sync>,
+    answer: Answer,
     served: AtomicUsize,
     authorization: std::sync::Mutex<Vec<String>>,
     stop_after: Option<usize>,
@@ -47,6 +50,15 @@ impl FakePrometheus {
     /// it stops listening once it has answered `k` queries.
     pub async fn start(
         answer: impl Fn(usize) -> Behaviour + Send + Sync + 'static,
+        stop_after: Option<usize>,
+    ) -> Self {
+        Self::start_by_query(move |n, _| answer(n), stop_after).await
+    }
+
+    /// Starts a fake answering query `n`, whose form-encoded body is `query`, with
+    /// `answer(n, query)`.
+    pub async fn start_by_query(
+        answer: impl Fn(usize, &str) -> Behaviour + Send + Sync + 'static,
         stop_after: Option<usize>,
     ) -> Self {
         let script = Arc::new(Script {
@@ -92,14 +104,18 @@ fn matrix(value: &str, points: usize) -> String {
     )
 }
 
-async fn query(State(script): State<Arc<Script>>, headers: axum::http::HeaderMap) -> Response {
+async fn query(
+    State(script): State<Arc<Script>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     script.authorization.lock().unwrap().push(authorization);
     let n = script.served.fetch_add(1, Ordering::SeqCst);
-    let behaviour = (script.answer)(n);
+    let behaviour = (script.answer)(n, &body);
     if script.stop_after == Some(n + 1) {
         script.stop.notify_one();
     }

@@ -1,9 +1,16 @@
-//! `serin rollout run | status | promote | abort`: the rollout companion on the command line.
+//! `serin rollout init | run | status | promote | abort`: the rollout companion on the command line.
 //!
 //! Exit codes: 0 completed (or the command did what it was asked); 2 the rollout was aborted
-//! (traffic rolled back to stable); 64 usage; 65 a bad plan, or a state file holding another
-//! plan's unfinished rollout; 66 the plan or state file cannot be read; 69 the router, the
-//! Kubernetes API or the state file failed (the state is kept: run again to resume).
+//! (traffic rolled back to stable); 64 usage; 65 a bad plan, a state file holding another
+//! plan's unfinished rollout, or a state file changed outside `serin rollout` (its checksum
+//! does not match, or it does not fit its plan); 66 the plan or state file cannot be read;
+//! 69 the router, the Kubernetes API or the state file failed, or another `run` holds the state
+//! file (the state is kept: run again to resume).
+//!
+//! One `run` per state file: it holds the file's runner lock (`FILE.lock`) for its life, and a
+//! second `run` is refused before it touches anything. `abort` with a `run` going leaves an
+//! abort request for it, writes 0 % to the router at once, and waits (bounded) for the runner
+//! to record the abort; without one it aborts the saved rollout itself.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,11 +18,12 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use serin_rollout::plan::Step;
+use serin_rollout::router::nginx::Nginx;
 use serin_rollout::state::VerdictRecord;
 use serin_rollout::{
-    Clock, ControlAction, ControlRequest, FileStore, HttpJudge, Judge, JudgeError, JudgeOutcome,
-    JudgeRequest, Phase, Plan, PlanError, Rollout, RolloutError, RolloutState, StateError,
-    StateStore, SystemClock,
+    AbortReport, Clock, ControlAction, ControlRequest, FileStore, HttpJudge, Judge, JudgeError,
+    JudgeOutcome, JudgeRequest, Phase, Plan, PlanError, Rollout, RolloutError, RolloutState,
+    Router, RouterConfig, RouterWrite, StateError, StateStore, SystemClock, Weight, WeightChange,
 };
 use thiserror::Error;
 
@@ -30,6 +38,13 @@ pub const DEFAULT_STATE: &str = "serin-rollout.state.json";
 /// `serin rollout` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
+    /// Prepare the router for a first run: for plain nginx, write the upstream file with all
+    /// traffic to stable if there is none, so nginx can start with its `include`.
+    Init {
+        /// The plan (YAML).
+        #[arg(value_name = "PLAN.yaml")]
+        plan: PathBuf,
+    },
     /// Run (or resume) the rollout a plan describes, until it completes or is aborted.
     Run {
         /// The plan (YAML).
@@ -102,7 +117,9 @@ impl From<RolloutError> for RolloutCliError {
         match error {
             RolloutError::PlanMismatch(_) => Self::Input(error.to_string()),
             RolloutError::NoState => Self::NoInput(error.to_string()),
-            RolloutError::State(StateError::Format { .. }) => Self::Input(error.to_string()),
+            RolloutError::State(
+                StateError::Format { .. } | StateError::Checksum { .. } | StateError::Misfit { .. },
+            ) => Self::Input(error.to_string()),
             other => Self::Unavailable(other.to_string()),
         }
     }
@@ -132,6 +149,7 @@ pub fn run(command: &RolloutCommand, out: &mut dyn Write) -> Result<u8, RolloutC
 
 async fn run_async(command: &RolloutCommand, out: &mut dyn Write) -> Result<u8, RolloutCliError> {
     match command {
+        RolloutCommand::Init { plan } => init(plan, out).await,
         RolloutCommand::Run {
             plan,
             state,
@@ -202,17 +220,41 @@ async fn kube_client(plan: &Plan) -> Result<Option<kube::Client>, RolloutCliErro
         .map_err(|error| RolloutCliError::Unavailable(format!("connecting to Kubernetes: {error}")))
 }
 
+fn read_plan(plan_path: &Path) -> Result<Plan, RolloutCliError> {
+    let text = std::fs::read_to_string(plan_path)
+        .map_err(|error| RolloutCliError::NoInput(format!("{}: {error}", plan_path.display())))?;
+    Plan::from_yaml(&text).map_err(|error: PlanError| {
+        RolloutCliError::Input(format!("{}: {error}", plan_path.display()))
+    })
+}
+
+/// `init`: prepares the first run (the plain-nginx upstream file); other routers need nothing.
+async fn init(plan_path: &Path, out: &mut dyn Write) -> Result<u8, RolloutCliError> {
+    let plan = read_plan(plan_path)?;
+    let RouterConfig::Nginx(config) = &plan.router else {
+        writeln!(
+            out,
+            "nothing to prepare: the first write of this router creates what it needs"
+        )?;
+        return Ok(EXIT_PASS);
+    };
+    let write = Nginx::new(config.clone())
+        .prepare()
+        .await
+        .map_err(|error| RolloutCliError::Unavailable(error.to_string()))?;
+    for note in &write.notes {
+        writeln!(out, "{note}")?;
+    }
+    Ok(EXIT_PASS)
+}
+
 async fn run_plan(
     plan_path: &Path,
     state_path: &Path,
     restart: bool,
     out: &mut dyn Write,
 ) -> Result<u8, RolloutCliError> {
-    let text = std::fs::read_to_string(plan_path)
-        .map_err(|error| RolloutCliError::NoInput(format!("{}: {error}", plan_path.display())))?;
-    let plan = Plan::from_yaml(&text).map_err(|error: PlanError| {
-        RolloutCliError::Input(format!("{}: {error}", plan_path.display()))
-    })?;
+    let plan = read_plan(plan_path)?;
     let token = match &plan.judge.token_env {
         Some(variable) => Some(std::env::var(variable).map_err(|_| {
             RolloutCliError::Input(format!(
@@ -223,11 +265,12 @@ async fn run_plan(
     };
     let judge = HttpJudge::new(plan.judge.clone(), token)
         .map_err(|error| RolloutCliError::Unavailable(error.to_string()))?;
+    // Held until this function returns (the rollout owns the store), released if we die.
+    let store = FileStore::exclusive(state_path)?;
     let router = plan
         .router
         .build(kube_client(&plan).await?)
         .map_err(|error| RolloutCliError::Unavailable(error.to_string()))?;
-    let store = FileStore::new(state_path);
     let mut rollout = Rollout::start(plan, store, router, judge, SystemClock, restart).await?;
     let mut last = Summary::of(rollout.state());
     let mut last_verdict = rollout.state().verdicts.last().cloned();
@@ -421,32 +464,108 @@ impl Judge for NoJudge {
     }
 }
 
-/// Leaves an abort request (for a running `serin rollout run`) and rolls back right away.
+/// How long `abort` waits at most for a running `run` to record the abort.
+const ABORT_WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Rolls back right away: without a `run` going, by aborting the saved rollout; with one
+/// (it holds the state file), by leaving it an abort request and writing 0 % to the router
+/// at once, then waiting for the runner to record the abort.
 async fn abort(
     state_path: &Path,
     reason: &str,
     out: &mut dyn Write,
 ) -> Result<u8, RolloutCliError> {
     let state = load(state_path)?;
-    let store = FileStore::new(state_path);
-    if state.phase == Phase::Aborted && state.pending_weight.is_none() {
-        writeln!(out, "already aborted: all traffic is on stable")?;
-        return Ok(EXIT_PASS);
-    }
-    if !state.phase.is_terminal() {
-        // A running `serin rollout run` sees this at its next step and aborts too; the request
-        // is kept until then (a later fresh run drops it as stale).
-        store.request(request(ControlAction::Abort))?;
-    }
     let router = state
         .plan
         .router
         .build(kube_client(&state.plan).await?)
         .map_err(|error| RolloutCliError::Unavailable(error.to_string()))?;
+    let store = match FileStore::exclusive(state_path) {
+        Ok(store) => store,
+        Err(StateError::Locked { .. }) => {
+            return abort_running(state_path, &state, router, out).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
     let mut rollout = Rollout::resume(store, router, NoJudge, SystemClock)?;
-    rollout.abort(reason).await?;
-    writeln!(out, "aborted: all traffic is on stable")?;
+    let report = rollout.abort(reason).await?;
+    write_notes(out, &report.write)?;
+    writeln!(out, "{}", abort_line(&report, rollout.state()))?;
     Ok(EXIT_PASS)
+}
+
+/// What `abort` did, from what it found.
+fn abort_line(report: &AbortReport, state: &RolloutState) -> String {
+    let reason = state.message.as_deref().unwrap_or("no reason recorded");
+    match (report.previous_phase, report.write.changed) {
+        (Phase::Aborted, false) => format!(
+            "already aborted ({reason}); the router was still at 0 %: all traffic is on stable"
+        ),
+        (Phase::Aborted, true) => format!(
+            "already aborted ({reason}), but the router had been moved off 0 % since: rewritten, all traffic is on stable"
+        ),
+        (previous, _) => format!(
+            "aborted (was {}): all traffic is on stable",
+            phase_name(previous)
+        ),
+    }
+}
+
+fn write_notes(out: &mut dyn Write, write: &RouterWrite) -> std::io::Result<()> {
+    for note in &write.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
+}
+
+/// `abort` while a `run` holds the state file: only the runner writes the state, so leave
+/// it the request; the router is written here and now (abort always restores stable).
+async fn abort_running(
+    state_path: &Path,
+    state: &RolloutState,
+    router: impl Router,
+    out: &mut dyn Write,
+) -> Result<u8, RolloutCliError> {
+    let store = FileStore::new(state_path);
+    if !state.phase.is_terminal() {
+        store.request(request(ControlAction::Abort))?;
+    }
+    let write = router
+        .set_weight(WeightChange {
+            from: state.weight,
+            to: Weight::ZERO,
+            force: true,
+        })
+        .await
+        .map_err(|error| RolloutCliError::Unavailable(format!("router: {error}")))?;
+    write_notes(out, &write)?;
+    let plan = &state.plan;
+    let wait = (plan.judge.timeout + plan.poll_interval * 2 + Duration::from_secs(5))
+        .min(ABORT_WAIT_LIMIT);
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Some(now) = store.load()?
+            && now.phase == Phase::Aborted
+            && now.pending_weight.is_none()
+        {
+            writeln!(
+                out,
+                "aborted: all traffic is on stable; the running `serin rollout run` recorded it ({})",
+                now.message.as_deref().unwrap_or_default()
+            )?;
+            return Ok(EXIT_PASS);
+        }
+        if std::time::Instant::now() >= deadline {
+            writeln!(
+                out,
+                "all traffic is on stable; the running `serin rollout run` has not recorded the abort within {} (it does at its next step)",
+                humantime::format_duration(wait)
+            )?;
+            return Ok(EXIT_PASS);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[cfg(test)]

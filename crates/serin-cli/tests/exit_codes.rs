@@ -49,6 +49,22 @@ fn exit_codes_and_messages() {
         "config.json",
         r#"{"metrics": [{"name": "m", "analysisConfigurations": {"canary": {"direction": "sideways"}}}]}"#,
     );
+    // A canary that received no traffic: its error ratio is 0/0 at every scrape.
+    let healthy_text = std::fs::read_to_string(example("metrics.csv")).unwrap();
+    let no_traffic_text: String = healthy_text
+        .lines()
+        .map(|line| match line.strip_prefix("error_rate,canary,") {
+            Some(rest) => format!(
+                "error_rate,canary,{},NaN\n",
+                rest.split(',').next().unwrap()
+            ),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    assert!(no_traffic_text.matches(",NaN\n").count() >= 100);
+    let no_traffic = scratch("no-traffic.csv", &no_traffic_text);
+    let data_rows = healthy_text.split_once('\n').unwrap().1;
+    let twice = scratch("twice.csv", &format!("{healthy_text}{data_rows}"));
     // (arguments, exit code, text that stdout or stderr must contain)
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
@@ -156,6 +172,16 @@ fn exit_codes_and_messages() {
             vec!["judge", "--config", &bad_config, "--data", &healthy],
             65,
             "metrics[0].analysisConfigurations.canary.direction: expected increase, decrease or either, found \"sideways\"",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", &no_traffic],
+            2,
+            "Too few samples for error_rate: canary 0 (",
+        ),
+        (
+            vec!["judge", "--config", &config, "--data", &twice],
+            65,
+            "repeats line 2",
         ),
         (vec!["--version"], 0, "serin"),
     ];

@@ -170,19 +170,56 @@ pub struct MetricClassification {
     pub baseline_stats: Descriptive,
 }
 
+/// One side's preprocessed values, with how many of them were measured.
+///
+/// Under `nanStrategy: replace` a value that was never finite is judged as 0, as in
+/// Kayenta, but it is not data: only `measured` values count towards `minSamples`,
+/// so a canary that received no traffic (0/0 everywhere) is "no data", never a pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JudgedSeries<'a> {
+    /// The values judged.
+    pub values: &'a [f64],
+    /// How many of `values` were finite when received (the rest were replaced).
+    pub measured: usize,
+}
+
+impl<'a> From<&'a [f64]> for JudgedSeries<'a> {
+    /// Values that were all measured.
+    fn from(values: &'a [f64]) -> Self {
+        Self {
+            values,
+            measured: values.len(),
+        }
+    }
+}
+
+impl<'a, const N: usize> From<&'a [f64; N]> for JudgedSeries<'a> {
+    fn from(values: &'a [f64; N]) -> Self {
+        Self::from(values.as_slice())
+    }
+}
+
+impl<'a> From<&'a Vec<f64>> for JudgedSeries<'a> {
+    fn from(values: &'a Vec<f64>) -> Self {
+        Self::from(values.as_slice())
+    }
+}
+
 /// Classifies one metric from its preprocessed values.
-pub fn classify(
+pub fn classify<'a>(
     name: &str,
-    baseline: &[f64],
-    canary: &[f64],
+    baseline: impl Into<JudgedSeries<'a>>,
+    canary: impl Into<JudgedSeries<'a>>,
     settings: &ClassifierSettings,
 ) -> MetricClassification {
+    let (baseline_series, canary_series) = (baseline.into(), canary.into());
+    let (baseline, canary) = (baseline_series.values, canary_series.values);
     let canary_stats = Descriptive::of(canary);
     let baseline_stats = Descriptive::of(baseline);
     let decision = decide(
         name,
-        baseline,
-        canary,
+        baseline_series,
+        canary_series,
         &canary_stats,
         &baseline_stats,
         settings,
@@ -209,12 +246,13 @@ struct Decision {
 
 fn decide(
     name: &str,
-    baseline: &[f64],
-    canary: &[f64],
+    baseline_series: JudgedSeries<'_>,
+    canary_series: JudgedSeries<'_>,
     canary_stats: &Descriptive,
     baseline_stats: &Descriptive,
     settings: &ClassifierSettings,
 ) -> Decision {
+    let (baseline, canary) = (baseline_series.values, canary_series.values);
     let mut evidence = Evidence {
         method: settings.interval_method,
         confidence: settings.confidence,
@@ -265,14 +303,29 @@ fn decide(
         }
         return no_data(format!("Missing data for {name}"), evidence);
     }
-    // 2. Too few values to judge: never a silent pass.
-    if baseline.len() < settings.min_samples || canary.len() < settings.min_samples {
+    // 2. Too few values to judge: never a silent pass. Values replaced because they
+    //    were never finite are not samples (a canary without traffic is all 0/0).
+    if baseline_series.measured < settings.min_samples
+        || canary_series.measured < settings.min_samples
+    {
         evidence.shortcut = Some(Shortcut::TooFewSamples);
+        let side = |label: &str, series: JudgedSeries<'_>| {
+            let replaced = series.values.len() - series.measured;
+            if replaced == 0 {
+                format!("{label} {}", series.measured)
+            } else {
+                format!(
+                    "{label} {} ({replaced} of its {} values were not numbers, replaced by 0)",
+                    series.measured,
+                    series.values.len()
+                )
+            }
+        };
         return no_data(
             format!(
-                "Too few samples for {name}: canary {}, baseline {}, at least {} per side needed",
-                canary.len(),
-                baseline.len(),
+                "Too few samples for {name}: {}, {}, at least {} per side needed",
+                side("canary", canary_series),
+                side("baseline", baseline_series),
                 settings.min_samples
             ),
             evidence,

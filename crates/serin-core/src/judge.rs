@@ -173,7 +173,12 @@ fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSetting
         critical: canary_config.critical,
         must_have_data: canary_config.must_have_data,
     };
-    let outcome = classify(&metric.name, &baseline.values, &canary.values, &classifier);
+    let outcome = classify(
+        &metric.name,
+        baseline.series(),
+        canary.series(),
+        &classifier,
+    );
     MetricResult {
         name: metric.name.clone(),
         classification: outcome.classification,
@@ -303,6 +308,11 @@ pub fn judge_on_threads(
             groups: &result.groups,
             critical: result.critical,
             muted: result.muted,
+            undecided: result.evidence.min_samples > 0
+                && matches!(
+                    result.classification,
+                    Classification::Nodata | Classification::Error
+                ),
         })
         .collect();
     let summary = score(&scored, &config.classifier.group_weights, thresholds);

@@ -21,7 +21,9 @@ pub mod sample;
 pub mod score;
 pub mod stats;
 
-pub use classify::{Classification, ClassifierSettings, Evidence, MetricClassification, classify};
+pub use classify::{
+    Classification, ClassifierSettings, Evidence, JudgedSeries, MetricClassification, classify,
+};
 pub use config::{CanaryConfig, ConfigError, ScoreThresholds};
 pub use data::{MetricPair, MetricSet, Scope};
 pub use judge::{JudgeError, JudgeResult, MetricResult, judge, judge_on_threads};

@@ -40,6 +40,20 @@ pub struct Preprocessed {
     pub non_finite: usize,
     /// Values removed as outliers.
     pub outliers_removed: usize,
+    /// Values in `values` that were never measured: non-finite values replaced by 0
+    /// and kept through outlier removal. They are judged as Kayenta judges them, but
+    /// never count as data (`minSamples`, "no data").
+    pub replaced: usize,
+}
+
+impl Preprocessed {
+    /// The values for [`crate::classify()`], with how many of them were measured.
+    pub fn series(&self) -> crate::classify::JudgedSeries<'_> {
+        crate::classify::JudgedSeries {
+            values: &self.values,
+            measured: self.values.len() - self.replaced,
+        }
+    }
 }
 
 /// Applies the NaN strategy, then (if asked) removes IQR outliers with Kayenta's
@@ -62,24 +76,36 @@ pub fn preprocess(
             .map(|&value| if value.is_finite() { value } else { 0.0 })
             .collect(),
     };
-    let (values, outliers_removed) = match outliers {
-        OutlierStrategy::Keep => (values, 0),
+    let replaced_before = match nan_strategy {
+        NanStrategy::Remove => 0,
+        NanStrategy::Replace => non_finite,
+    };
+    let (values, outliers_removed, replaced) = match outliers {
+        OutlierStrategy::Keep => (values, 0, replaced_before),
         OutlierStrategy::Remove => {
             let flags = iqr_outliers(&values, outlier_factor, true);
-            let kept: Vec<f64> = values
-                .iter()
-                .zip(&flags)
-                .filter(|(_, outlier)| !**outlier)
-                .map(|(value, _)| *value)
-                .collect();
+            let mut kept = Vec::with_capacity(values.len());
+            let mut replaced = 0;
+            // `values` is in `raw`'s order, so position i of `values` under Replace
+            // is raw[i]; under Remove nothing was replaced.
+            for (index, (&value, &outlier)) in values.iter().zip(&flags).enumerate() {
+                if outlier {
+                    continue;
+                }
+                if replaced_before > 0 && !raw[index].is_finite() {
+                    replaced += 1;
+                }
+                kept.push(value);
+            }
             let removed = values.len() - kept.len();
-            (kept, removed)
+            (kept, removed, replaced)
         }
     };
     Preprocessed {
         values,
         non_finite,
         outliers_removed,
+        replaced,
     }
 }
 
@@ -152,8 +178,20 @@ mod tests {
         let raw = [1.0, f64::NAN, 2.0, f64::INFINITY, f64::NEG_INFINITY];
         let removed = preprocess(&raw, NanStrategy::Remove, OutlierStrategy::Keep, 3.0);
         assert_eq!((removed.values, removed.non_finite), (vec![1.0, 2.0], 3));
+        assert_eq!(removed.replaced, 0);
         let replaced = preprocess(&raw, NanStrategy::Replace, OutlierStrategy::Keep, 3.0);
         assert_eq!(replaced.values, vec![1.0, 0.0, 2.0, 0.0, 0.0]);
+        assert_eq!((replaced.replaced, replaced.series().measured), (3, 2));
+    }
+
+    #[test]
+    fn replaced_values_removed_as_outliers_are_not_counted_as_replaced() {
+        // 99 values near 100 and one NaN: replaced by 0, it is an outlier and goes.
+        let mut raw: Vec<f64> = (0..99).map(|i| 100.0 + f64::from(i % 3)).collect();
+        raw.push(f64::NAN);
+        let result = preprocess(&raw, NanStrategy::Replace, OutlierStrategy::Remove, 3.0);
+        assert_eq!((result.outliers_removed, result.replaced), (1, 0));
+        assert_eq!(result.series().measured, 99);
     }
 
     #[test]

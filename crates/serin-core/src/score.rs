@@ -52,6 +52,9 @@ pub struct ScoredMetric<'a> {
     pub critical: bool,
     /// Muted metrics are reported but not scored.
     pub muted: bool,
+    /// Serin: the metric could not be judged under Serin's rules (`minSamples` above
+    /// 0 and a `Nodata` or `Error` result); a judgement with one never passes.
+    pub undecided: bool,
 }
 
 /// One group's score.
@@ -78,6 +81,10 @@ pub struct Score {
     pub groups: Vec<GroupScore>,
 }
 
+/// Serin's reason, followed by the metric's own, when a metric that could not be
+/// judged keeps a passing score at marginal.
+pub const UNDECIDED_REASON: &str = "Cannot pass while a metric could not be judged";
+
 /// Kayenta's reason when half or more of the metrics had no data.
 pub const NODATA_REASON: &str = "Canary Failed: 50% or more metrics returned NODATA";
 
@@ -92,8 +99,10 @@ pub const NODATA_REASON: &str = "Canary Failed: 50% or more metrics returned NOD
 /// - 50 % or more Nodata (or, in Serin, Error) results score 0;
 /// - the summary is rounded half-up to 2 decimals on its shortest decimal form.
 ///
-/// One deliberate deviation: both overrides give a `Fail` verdict whatever the
-/// thresholds (Kayenta would pass them with a pass threshold of 0).
+/// Deliberate deviations: both overrides give a `Fail` verdict whatever the
+/// thresholds (Kayenta would pass them with a pass threshold of 0), and a passing
+/// score with an undecided metric is `Marginal` (Kayenta would pass what it could
+/// not see; with `minSamples: 0` no metric is undecided, and Kayenta is exact).
 pub fn score(
     metrics: &[ScoredMetric<'_>],
     group_weights: &BTreeMap<String, f64>,
@@ -199,9 +208,23 @@ pub fn score(
         })
         .sum();
     let summary = round_half_up_2(summary);
+    let verdict = verdict_for(summary);
+    if verdict == Verdict::Pass
+        && let Some(undecided) = scored.iter().find(|metric| metric.undecided)
+    {
+        return Score {
+            score: summary,
+            verdict: Verdict::Marginal,
+            reason: Some(format!(
+                "{UNDECIDED_REASON}: {}",
+                undecided.reason.unwrap_or("no reason given")
+            )),
+            groups,
+        };
+    }
     Score {
         score: summary,
-        verdict: verdict_for(summary),
+        verdict,
         reason: None,
         groups,
     }

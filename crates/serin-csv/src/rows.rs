@@ -6,6 +6,28 @@
 
 use std::io::{self, Read};
 
+/// The longest row accepted, in bytes: a metric row is a few dozen bytes, and a
+/// longer one is a mistake (or an attack) that would otherwise be buffered whole.
+pub const MAX_ROW_BYTES: usize = 1024 * 1024;
+
+/// Why the next chunk could not be cut.
+#[derive(Debug)]
+pub(crate) enum RowError {
+    /// Reading failed.
+    Io(io::Error),
+    /// The row starting at `line` is longer than [`MAX_ROW_BYTES`].
+    TooLong {
+        /// 1-based line number where the row starts.
+        line: u64,
+    },
+}
+
+impl From<io::Error> for RowError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
 /// A run of complete, non-blank rows and the line each one starts on.
 #[derive(Debug, Default)]
 pub(crate) struct RowChunk {
@@ -71,7 +93,7 @@ impl<R: Read> RowReader<R> {
     }
 
     /// The next chunk, or `None` at the end of input.
-    pub(crate) fn next_chunk(&mut self) -> io::Result<Option<RowChunk>> {
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<RowChunk>, RowError> {
         let mut chunk = RowChunk::default();
         loop {
             // Hand out whole rows from what is buffered.
@@ -97,6 +119,10 @@ impl<R: Read> RowReader<R> {
                     _ => {}
                 }
                 index += 1;
+                if index - row_start > MAX_ROW_BYTES {
+                    // `self.line` is the line `row_start` is on.
+                    return Err(RowError::TooLong { line: self.line });
+                }
             }
             if self.eof {
                 // A last row without a trailing newline.
@@ -227,6 +253,19 @@ mod tests {
                 .iter()
                 .all(|c| c.0.ends_with('\n') && c.0.lines().count() == c.1.len())
         );
+    }
+
+    #[test]
+    fn a_row_past_the_limit_is_refused_with_its_line() {
+        let long = "x".repeat(MAX_ROW_BYTES + 1);
+        let text = format!("a,b\n1,2\n\n3,{long}\n4,5\n");
+        let mut reader = RowReader::new(text.as_bytes(), 1 << 20);
+        let error = reader.next_chunk().unwrap_err();
+        assert!(matches!(error, RowError::TooLong { line: 4 }), "{error:?}");
+        // One byte less is a row like any other.
+        let fits = format!("a,b\n3,{}\n", "x".repeat(MAX_ROW_BYTES - 3));
+        let mut reader = RowReader::new(fits.as_bytes(), 1 << 20);
+        assert_eq!(reader.next_chunk().unwrap().unwrap().lines, vec![1, 2]);
     }
 
     #[test]

@@ -74,6 +74,31 @@ fn malformed_input_names_file_and_line() {
             "m,canary,1,1\nm,\"can\nary\",2,2\nm,canary,3,oops\n",
             "m.csv:5: value 'oops' is not a number",
         ),
+        (
+            "m,canary,1,1e400\n",
+            "m.csv:2: value '1e400' is too large for a 64-bit float",
+        ),
+        (
+            "m,canary,1,-1e999\n",
+            "m.csv:2: value '-1e999' is too large for a 64-bit float",
+        ),
+        (
+            "metric,scope,timestamp,value,VALUE\n",
+            "m.csv:1: column 'value' appears twice (as 'value' and 'VALUE')",
+        ),
+        (
+            "m,canary,1,1\nm,baseline,1,1\nm,canary,2,1\nm,canary,1,3\n",
+            "m.csv:5: m (canary) at 1970-01-01T00:00:01+00:00 repeats line 2; a file with several series of a metric needs a 'series' column",
+        ),
+        (
+            // The same instant written two ways is the same point.
+            "m,canary,2026-11-23T10:00:00Z,1\nm,canary,1795428000,2\n",
+            "m.csv:3: m (canary) at 2026-11-23T10:00:00+00:00 repeats line 2",
+        ),
+        (
+            "metric,scope,timestamp,value,series\nm,canary,1,1,a\nm,canary,1,1,b\nm,canary,1,1,a\n",
+            "m.csv:4: m (canary) at 1970-01-01T00:00:01+00:00 repeats line 2",
+        ),
     ];
     for (body, want) in cases {
         let text = if body.starts_with("metric") || body.starts_with('\n') || body.is_empty() {
@@ -88,6 +113,43 @@ fn malformed_input_names_file_and_line() {
             "{body:?}: got {message:?}, want {want:?}"
         );
     }
+}
+
+#[test]
+fn several_series_a_bom_and_words_for_missing_values_are_read() {
+    let text = "\u{feff}metric,scope,timestamp,value,series\n\
+m,canary,1,1,a\n\
+m,canary,1,2,b\n\
+m,canary,2,-inf,a\n\
+m,canary,2,Infinity,b\n\
+m,baseline,1,NAN,a\n";
+    let loaded = read(text).unwrap();
+    let m = loaded.metrics.get("m").unwrap();
+    assert_eq!(&m.canary[..2], [1.0, 2.0]);
+    assert!(m.canary[2..].iter().chain(&m.baseline).all(|v| v.is_nan()));
+    assert_eq!(loaded.rows, 5);
+}
+
+#[test]
+fn a_file_written_twice_is_refused_and_a_long_row_is_cut_short() {
+    let once = "metric,scope,timestamp,value\nm,canary,1,1\nm,canary,2,2\nm,baseline,1,1\n";
+    let twice = format!("{once}{}", once.split_once('\n').unwrap().1);
+    let error = read(&twice).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("m.csv:5: m (canary) at 1970-01-01T00:00:01+00:00 repeats line 2"),
+        "{error}"
+    );
+    let long = format!(
+        "metric,scope,timestamp,value\nm,canary,1,1\nm,canary,2,{}\n",
+        "9".repeat(crate::MAX_ROW_BYTES)
+    );
+    let error = read(&long).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("m.csv:3: row is longer than {} bytes", crate::MAX_ROW_BYTES)
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use http::HttpJudge;
+pub use http::{HttpJudge, MAX_ANSWER_BYTES};
 
 use crate::weight::Weight;
 

@@ -17,10 +17,11 @@ pub mod weight;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use judge::{HttpJudge, Judge, JudgeError, JudgeOutcome, JudgeRequest, Verdict};
-pub use machine::{Progress, Rollout, RolloutError};
+pub use machine::{AbortReport, Progress, Rollout, RolloutError};
 pub use plan::{Plan, PlanError, Step};
 pub use router::{AnyRouter, Router, RouterConfig, RouterError, RouterWrite, WeightChange};
 pub use state::{
-    ControlAction, ControlRequest, FileStore, Phase, RolloutState, StateError, StateStore,
+    ControlAction, ControlRequest, FileStore, Phase, RolloutState, StateError, StateMisfit,
+    StateStore,
 };
 pub use weight::Weight;

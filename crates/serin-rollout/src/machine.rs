@@ -16,10 +16,10 @@ use tracing::{info, warn};
 use crate::clock::{Clock, Timestamp};
 use crate::judge::{Judge, JudgeError, JudgeRequest, Verdict};
 use crate::plan::{Analysis, Plan, Step};
-use crate::router::{Router, RouterError, WeightChange};
+use crate::router::{Router, RouterError, RouterWrite, WeightChange};
 use crate::state::{
     AnalysisProgress, ControlAction, ControlRequest, FORMAT_VERSION, KEPT_VERDICTS, Phase,
-    RolloutState, StateError, StateStore, VerdictRecord,
+    RolloutState, StateError, StateStore, VerdictRecord, bounded_reasons,
 };
 use crate::weight::Weight;
 
@@ -38,6 +38,16 @@ pub enum Progress {
     },
     /// The rollout has ended in this phase.
     Finished(Phase),
+}
+
+/// What [`Rollout::abort`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbortReport {
+    /// The phase before the abort; [`Phase::Aborted`] if the rollout had been aborted already.
+    pub previous_phase: Phase,
+    /// The router's write of 0 %. It is always made, even on an aborted rollout: `changed`
+    /// then says whether the router had been moved off 0 % since.
+    pub write: RouterWrite,
 }
 
 /// A rollout that cannot go on.
@@ -106,7 +116,7 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                     state,
                 };
                 previous.finish_pending_write().await?;
-                previous.state = new_state(plan, now);
+                previous.state = new_state(plan, now, Some(&previous.state));
                 previous
             }
             None => Rollout {
@@ -114,7 +124,7 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                 router,
                 judge,
                 clock,
-                state: new_state(plan, now),
+                state: new_state(plan, now, None),
             },
         };
         // A request left for an earlier rollout must not act on this one.
@@ -163,6 +173,11 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                     router_failures = 0;
                     observe(&self.state);
                 }
+                // An abort requested meanwhile (e.g. `serin rollout abort` wrote 0 % while this
+                // write was under way, so it found a foreign weight) comes first.
+                Err(RolloutError::Router(error)) if self.abort_requested() => {
+                    warn!(%error, "router write failed with an abort requested; aborting");
+                }
                 Err(RolloutError::Router(error))
                     if error.is_transient() && router_failures < ROUTER_RETRIES =>
                 {
@@ -177,12 +192,36 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
     }
 
     /// Rolls back now: canary to 0 %, whatever the router shows (used by `serin rollout abort`).
-    pub async fn abort(&mut self, reason: &str) -> Result<Phase, RolloutError> {
-        if self.state.phase != Phase::Aborted || self.state.pending_weight.is_some() {
+    /// On a rollout aborted already the state (and its reason) is kept, and 0 % is written
+    /// again, so the report says what the router actually had.
+    pub async fn abort(&mut self, reason: &str) -> Result<AbortReport, RolloutError> {
+        let previous_phase = self.state.phase;
+        if previous_phase != Phase::Aborted {
             self.begin_abort(reason.to_owned())?;
-            self.finish_pending_write().await?;
         }
-        Ok(self.state.phase)
+        let write = match self.write_pending().await? {
+            Some(write) => write,
+            None => {
+                self.router
+                    .set_weight(WeightChange {
+                        from: self.state.weight,
+                        to: Weight::ZERO,
+                        force: true,
+                    })
+                    .await?
+            }
+        };
+        Ok(AbortReport {
+            previous_phase,
+            write,
+        })
+    }
+
+    /// Whether an abort request not yet acted on is waiting.
+    fn abort_requested(&self) -> bool {
+        matches!(self.store.pending_request(), Ok(Some(request))
+            if request.action == ControlAction::Abort
+                && self.state.last_request_id.as_deref() != Some(request.id.as_str()))
     }
 
     /// Makes at most one transition.
@@ -354,8 +393,13 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
     }
 
     async fn finish_pending_write(&mut self) -> Result<(), RolloutError> {
+        self.write_pending().await.map(|_| ())
+    }
+
+    /// Writes the pending weight and confirms it; `None` if no write was pending.
+    async fn write_pending(&mut self) -> Result<Option<RouterWrite>, RolloutError> {
         let Some(to) = self.state.pending_weight else {
-            return Ok(());
+            return Ok(None);
         };
         let change = WeightChange {
             from: self.state.weight,
@@ -369,7 +413,8 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
         info!(weight = %to, changed = write.changed, "weight written");
         self.state.weight = Some(to);
         self.state.pending_weight = None;
-        self.save()
+        self.save()?;
+        Ok(Some(write))
     }
 
     fn background_due(&mut self, now: Timestamp) -> Result<BackgroundDue, RolloutError> {
@@ -419,7 +464,7 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                 background,
                 verdict: None,
                 score: None,
-                reasons: vec![error.to_string()],
+                reasons: bounded_reasons(&[error.to_string()]),
             },
         };
         self.state.verdicts.push(record);
@@ -439,7 +484,7 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
                     Verdict::Marginal => progress.inconclusive += 1,
                     Verdict::Fail => progress.failed += 1,
                 }
-                let reasons = outcome.reasons.join("; ");
+                let reasons = bounded_reasons(&outcome.reasons).join("; ");
                 if progress.failed > analysis.failure_limit {
                     Decision::Abort(format!(
                         "{label} failed ({} failing verdicts, limit {}): {reasons}",
@@ -492,9 +537,14 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
         Ok(())
     }
 
+    /// Saves the state as the next revision (kept as it was if the save fails).
     fn save(&mut self) -> Result<(), RolloutError> {
         self.state.updated_at = self.clock.now();
-        self.store.save(&self.state)?;
+        self.state.revision += 1;
+        if let Err(error) = self.store.save(&self.state) {
+            self.state.revision -= 1;
+            return Err(error.into());
+        }
         Ok(())
     }
 }
@@ -527,9 +577,12 @@ fn next_step(state: &mut RolloutState, now: Timestamp) {
     state.phase = Phase::Progressing;
 }
 
-fn new_state(plan: Plan, now: Timestamp) -> RolloutState {
+/// A fresh rollout of `plan`, numbered after the `previous` one of the same state file.
+fn new_state(plan: Plan, now: Timestamp, previous: Option<&RolloutState>) -> RolloutState {
     RolloutState {
         format_version: FORMAT_VERSION,
+        revision: previous.map_or(0, |state| state.revision),
+        rollout: previous.map_or(1, |state| state.rollout + 1),
         plan,
         phase: Phase::Progressing,
         step_index: 0,

@@ -119,7 +119,22 @@ pub enum PlanError {
     /// The plan parses but is not usable.
     #[error("{0}")]
     Invalid(String),
+    /// `judge.url` is not an http(s) URL of a judge service.
+    #[error("judge.url: {url:?} {problem}")]
+    JudgeUrl {
+        /// The URL as written.
+        url: String,
+        /// What is wrong.
+        problem: String,
+        /// The parse error, when the text is not a URL at all.
+        #[source]
+        source: Option<url::ParseError>,
+    },
 }
+
+/// The longest duration a plan may hold (100 years of 365.25 days): anything longer cannot be
+/// a real window or wait, and would overflow the time arithmetic of the judge or the clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 impl Plan {
     /// Parses and validates a YAML plan.
@@ -142,7 +157,8 @@ impl Plan {
         Ok(plan)
     }
 
-    fn validate(&self) -> Result<(), PlanError> {
+    /// Checks what the shape alone does not (also run on the copy a state file holds).
+    pub(crate) fn validate(&self) -> Result<(), PlanError> {
         if self.name.trim().is_empty() {
             return Err(PlanError::Invalid("name: must not be empty".into()));
         }
@@ -216,11 +232,47 @@ impl Thresholds {
 
 impl JudgeTarget {
     fn validate(&self) -> Result<(), PlanError> {
+        check_judge_url(&self.url)?;
         if let Some(thresholds) = &self.thresholds {
             thresholds.validate()?;
         }
         Ok(())
     }
+}
+
+/// Only an absolute `http` or `https` URL with a host, and nothing the client's `/judge`
+/// suffix would break (query, fragment) or that belongs elsewhere (credentials: `tokenEnv`).
+fn check_judge_url(text: &str) -> Result<(), PlanError> {
+    let problem = |problem: &str| PlanError::JudgeUrl {
+        url: text.to_owned(),
+        problem: problem.to_owned(),
+        source: None,
+    };
+    let url = url::Url::parse(text).map_err(|source| PlanError::JudgeUrl {
+        url: text.to_owned(),
+        problem: "is not a URL".to_owned(),
+        source: Some(source),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(problem(&format!(
+            "is not an http(s) URL (scheme {:?})",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(problem("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(problem(
+            "must not hold credentials (use tokenEnv for a bearer token)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(problem(
+            "must not have a query or fragment (`/judge` is appended to it)",
+        ));
+    }
+    Ok(())
 }
 
 /// Durations written as humantime text (`30s`, `5m`, `1h 30m`).
@@ -240,8 +292,19 @@ pub(crate) mod duration_text {
         deserializer: D,
     ) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
-            .map_err(|error| serde::de::Error::custom(format!("bad duration {text:?}: {error}")))
+        parse::<D::Error>(&text)
+    }
+
+    /// A humantime duration of at most [`MAX_DURATION`](super::MAX_DURATION).
+    fn parse<E: serde::de::Error>(text: &str) -> Result<Duration, E> {
+        let duration = humantime::parse_duration(text)
+            .map_err(|error| E::custom(format!("bad duration {text:?}: {error}")))?;
+        if duration > super::MAX_DURATION {
+            return Err(E::custom(format!(
+                "duration {text:?} is longer than 100 years"
+            )));
+        }
+        Ok(duration)
     }
 
     pub(crate) mod option {
@@ -264,9 +327,7 @@ pub(crate) mod duration_text {
         ) -> Result<Option<Duration>, D::Error> {
             match Option::<String>::deserialize(deserializer)? {
                 None => Ok(None),
-                Some(text) => humantime::parse_duration(&text).map(Some).map_err(|error| {
-                    serde::de::Error::custom(format!("bad duration {text:?}: {error}"))
-                }),
+                Some(text) => super::parse::<D::Error>(&text).map(Some),
             }
         }
     }

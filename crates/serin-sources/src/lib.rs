@@ -15,8 +15,8 @@ pub mod window;
 
 pub use inline::{InlineData, InlineError};
 pub use prometheus::{
-    Auth, EndpointConfig, FetchedMetrics, FetchedQuery, PrometheusClient, ScopePair, ScopeSet,
-    SourceError, fetch_metrics,
+    Auth, EndpointConfig, FetchedMetrics, FetchedQuery, MAX_METRICS_PER_FETCH, PrometheusClient,
+    ScopePair, ScopeSet, SourceError, check_fan_out, fetch_metrics, redact_url,
 };
 pub use promql::{QueryError, ScopeSpec, render_query};
 pub use window::{Window, WindowError, parse_duration};

@@ -11,6 +11,11 @@
 //!   set; Serin judges the metric as a whole, which is what one metric name means to
 //!   a user). `NaN` and `±Inf` points become NaN and go through the metric's NaN
 //!   strategy. No series at all is no data: an empty sample, judged Nodata.
+//! - The API path is joined to the endpoint's URL as path segments (its query string,
+//!   if any, stays a query string). Errors name the endpoint by its name only, never
+//!   its URL; logs show the URL without user info or query string ([`redact_url`]).
+//! - One judgement fetches at most [`MAX_METRICS_PER_FETCH`] metrics (two queries
+//!   each), so one request cannot fan out into thousands of queries.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +29,7 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
-use crate::promql::{QueryError, ScopeSpec, render_query};
+use crate::promql::{QueryError, ScopeSpec, render_query, shown};
 use crate::window::Window;
 
 /// How a client authenticates to Prometheus.
@@ -56,8 +61,11 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// Metrics one judgement may fetch (each is one query per scope).
+pub const MAX_METRICS_PER_FETCH: usize = 200;
+
 /// One named Prometheus endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EndpointConfig {
     /// The name requests use to pick it.
     pub name: String,
@@ -73,6 +81,68 @@ pub struct EndpointConfig {
     pub max_concurrent_queries: usize,
     /// Credentials, if the endpoint needs them.
     pub auth: Option<Auth>,
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry credentials: only its redacted form reaches logs.
+        f.debug_struct("EndpointConfig")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("backoff", &self.backoff)
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// `url` without user info, query string or fragment, for logs: e.g.
+/// `http://admin:pw@prom:9090/api?token=x` is `http://prom:9090/api`. A URL that does
+/// not parse is shown as `<invalid url>`, as it cannot be redacted reliably.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => redacted(&parsed),
+        Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
+fn redacted(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    // Both fail only for URLs that cannot have credentials (e.g. `data:`).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// The `query_range` URL of an endpoint: its path plus `api/v1/query_range`, with
+/// its user info and query string kept where they belong.
+fn query_range_url(base: &reqwest::Url) -> Option<reqwest::Url> {
+    let mut url = base.clone();
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["api", "v1", "query_range"]);
+    Some(url)
+}
+
+/// A transport error's message with its causes, each on the same line.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let line = next.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = next.source();
+    }
+    text
 }
 
 impl EndpointConfig {
@@ -118,16 +188,17 @@ pub enum SourceError {
         /// Scope names given.
         given: String,
     },
-    /// The endpoint could not be reached.
-    #[error("Prometheus endpoint {endpoint:?} ({url}) unreachable for query {query:?}: {source}")]
+    /// The endpoint could not be reached. The message names the endpoint, not its
+    /// URL, which may hold credentials.
+    #[error("Prometheus endpoint {endpoint:?} unreachable for query {query:?}: {reason}")]
     Unreachable {
         /// Endpoint name.
         endpoint: String,
-        /// Endpoint URL.
-        url: String,
         /// The PromQL.
         query: String,
-        /// The transport error.
+        /// The transport error and its causes, without the URL.
+        reason: String,
+        /// The transport error, its URL removed.
         #[source]
         source: reqwest::Error,
     },
@@ -181,6 +252,19 @@ pub enum SourceError {
         /// What is wrong.
         message: String,
     },
+    /// The config has more metrics than one judgement may fetch.
+    #[error(
+        "config {config:?} has {metrics} metrics; a judgement fetches at most {limit} from Prometheus ({} queries)",
+        2 * limit
+    )]
+    TooManyMetrics {
+        /// Config name.
+        config: String,
+        /// Metrics in the config.
+        metrics: usize,
+        /// [`MAX_METRICS_PER_FETCH`].
+        limit: usize,
+    },
     /// The HTTP client could not be built (e.g. a bad URL).
     #[error("Prometheus endpoint {endpoint:?}: {message}")]
     Setup {
@@ -204,6 +288,7 @@ impl SourceError {
             Self::UnknownEndpoint { .. }
             | Self::Query(_)
             | Self::MissingScope { .. }
+            | Self::TooManyMetrics { .. }
             | Self::Setup { .. } => "config",
         }
     }
@@ -216,6 +301,7 @@ impl SourceError {
             Self::UnknownEndpoint { .. }
                 | Self::Query(_)
                 | Self::MissingScope { .. }
+                | Self::TooManyMetrics { .. }
                 | Self::BadQuery { .. }
         )
     }
@@ -242,7 +328,9 @@ pub struct RangeResult {
 pub struct PrometheusClient {
     http: reqwest::Client,
     endpoint: Arc<EndpointConfig>,
-    query_url: String,
+    query_url: reqwest::Url,
+    /// The endpoint's URL as logs show it.
+    shown_url: String,
     permits: Arc<Semaphore>,
 }
 
@@ -253,25 +341,26 @@ impl PrometheusClient {
             endpoint: endpoint.name.clone(),
             message,
         };
-        let base = reqwest::Url::parse(&endpoint.url)
-            .map_err(|e| setup(format!("invalid url {:?}: {e}", endpoint.url)))?;
+        // The URL is not repeated: it may hold credentials.
+        let base =
+            reqwest::Url::parse(&endpoint.url).map_err(|e| setup(format!("invalid url: {e}")))?;
+        let shown_url = redacted(&base);
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(setup(format!(
-                "url {:?} must be http or https",
-                endpoint.url
-            )));
+            return Err(setup(format!("url {shown_url:?} must be http or https")));
         }
+        let query_url = query_range_url(&base)
+            .ok_or_else(|| setup(format!("url {shown_url:?} cannot take a path")))?;
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
             .connect_timeout(endpoint.timeout)
             .build()
-            .map_err(|e| setup(e.to_string()))?;
-        let query_url = format!("{}/api/v1/query_range", endpoint.url.trim_end_matches('/'));
+            .map_err(|e| setup(describe(&e.without_url())))?;
         let permits = Arc::new(Semaphore::new(endpoint.max_concurrent_queries.max(1)));
         Ok(Self {
             http,
             endpoint: Arc::new(endpoint),
             query_url,
+            shown_url,
             permits,
         })
     }
@@ -279,6 +368,11 @@ impl PrometheusClient {
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &EndpointConfig {
         &self.endpoint
+    }
+
+    /// The endpoint's URL without user info or query string, as logs show it.
+    pub fn shown_url(&self) -> &str {
+        &self.shown_url
     }
 
     /// Runs `query` over `window`, retrying transient failures.
@@ -298,7 +392,7 @@ impl PrometheusClient {
             match self.query_once(query, window).await {
                 Err(error) if error.is_retryable() && attempt < self.endpoint.retries => {
                     attempt += 1;
-                    warn!(endpoint = %self.endpoint.name, %error, attempt, "retrying Prometheus query");
+                    warn!(endpoint = %self.endpoint.name, url = %self.shown_url, %error, attempt, "retrying Prometheus query");
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
                 }
@@ -315,7 +409,7 @@ impl PrometheusClient {
             ("end", unix_seconds(window.end())),
             ("step", format!("{}", window.step().as_secs_f64())),
         ];
-        let mut request = self.http.post(&self.query_url).form(&form);
+        let mut request = self.http.post(self.query_url.clone()).form(&form);
         request = match &endpoint.auth {
             Some(Auth::Bearer { token }) => request.bearer_auth(token),
             Some(Auth::Basic { username, password }) => {
@@ -331,10 +425,12 @@ impl PrometheusClient {
                     timeout: endpoint.timeout,
                 }
             } else {
+                // reqwest's message names the URL, credentials and all: strip it.
+                let source = source.without_url();
                 SourceError::Unreachable {
                     endpoint: endpoint.name.clone(),
-                    url: endpoint.url.clone(),
                     query: query.to_owned(),
+                    reason: describe(&source),
                     source,
                 }
             }
@@ -480,9 +576,9 @@ impl ScopeSet {
         self.pairs
             .get(name)
             .ok_or_else(|| SourceError::MissingScope {
-                metric: metric.to_owned(),
-                scope: name.to_owned(),
-                given: self.pairs.keys().cloned().collect::<Vec<_>>().join(", "),
+                metric: shown(metric),
+                scope: shown(name),
+                given: shown(&self.pairs.keys().cloned().collect::<Vec<_>>().join(", ")),
             })
     }
 }
@@ -512,15 +608,30 @@ pub struct FetchedMetrics {
     pub queries: Vec<FetchedQuery>,
 }
 
+/// Checks that `config` stays within [`MAX_METRICS_PER_FETCH`], before anything is
+/// fetched (services call it when a request arrives, to refuse it at once).
+pub fn check_fan_out(config: &CanaryConfig) -> Result<(), SourceError> {
+    if config.metrics.len() > MAX_METRICS_PER_FETCH {
+        return Err(SourceError::TooManyMetrics {
+            config: shown(&config.name),
+            metrics: config.metrics.len(),
+            limit: MAX_METRICS_PER_FETCH,
+        });
+    }
+    Ok(())
+}
+
 /// Fetches every metric of `config` for both scopes, concurrently (bounded by the
 /// endpoint's `max_concurrent_queries`). The first failure cancels the rest and is
-/// returned: a judgement never runs on partial data.
+/// returned: a judgement never runs on partial data. A config over
+/// [`MAX_METRICS_PER_FETCH`] is refused before any query is sent.
 pub async fn fetch_metrics(
     client: &PrometheusClient,
     config: &CanaryConfig,
     scopes: &ScopeSet,
     window: &Window,
 ) -> Result<FetchedMetrics, SourceError> {
+    check_fan_out(config)?;
     let mut planned = Vec::with_capacity(config.metrics.len() * 2);
     for metric in &config.metrics {
         let pair = scopes.for_metric(&metric.name, metric.scope_name.as_deref())?;
@@ -597,6 +708,206 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(unix_seconds(t), "1795428000.250");
+    }
+
+    #[test]
+    fn api_path_is_joined_as_path_segments() {
+        // (base URL, query_range URL, URL as logs show it)
+        let cases = [
+            (
+                "http://prom:9090",
+                "http://prom:9090/api/v1/query_range",
+                "http://prom:9090/",
+            ),
+            (
+                "http://prom:9090/",
+                "http://prom:9090/api/v1/query_range",
+                "http://prom:9090/",
+            ),
+            (
+                "https://host/prom/",
+                "https://host/prom/api/v1/query_range",
+                "https://host/prom/",
+            ),
+            (
+                "http://admin:hunter2@host/prom?secret=xyz",
+                "http://admin:hunter2@host/prom/api/v1/query_range?secret=xyz",
+                "http://host/prom",
+            ),
+            (
+                "http://host/a%20b#frag",
+                "http://host/a%20b/api/v1/query_range",
+                "http://host/a%20b",
+            ),
+        ];
+        for (base, query_url, shown) in cases {
+            let client = PrometheusClient::new(EndpointConfig::new("p", base)).unwrap();
+            assert_eq!(client.query_url.as_str(), query_url, "{base}");
+            assert_eq!(client.shown_url(), shown, "{base}");
+            assert_eq!(redact_url(base), shown, "{base}");
+        }
+        assert_eq!(redact_url("not a url"), "<invalid url>");
+    }
+
+    #[test]
+    fn setup_errors_do_not_repeat_the_url() {
+        let cases = [
+            (
+                "ftp://admin:hunter2@host/?secret=xyz",
+                "must be http or https",
+            ),
+            ("http://admin:hunter2@[::1/?secret=xyz", "invalid url"),
+        ];
+        for (url, want) in cases {
+            let error = PrometheusClient::new(EndpointConfig::new("p", url)).unwrap_err();
+            let text = format!("{error} {error:?}");
+            assert!(text.contains(want), "{url}: {text}");
+            for secret in ["hunter2", "secret", "xyz"] {
+                assert!(!text.contains(secret), "{url}: {text}");
+            }
+        }
+        let debug = format!(
+            "{:?}",
+            EndpointConfig::new("p", "http://u:hunter2@h/?secret=xyz")
+        );
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("xyz"),
+            "{debug}"
+        );
+    }
+
+    /// A port nobody listens on (bound, then released).
+    fn dead_url(credentials: &str, query: &str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://{credentials}127.0.0.1:{port}/prom{query}")
+    }
+
+    fn window() -> Window {
+        let end = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:10:00Z")
+            .unwrap()
+            .to_utc();
+        Window::lookback(end, Duration::from_secs(600), Duration::from_secs(30)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoints_are_named_without_their_url() {
+        let mut endpoint =
+            EndpointConfig::new("default", dead_url("admin:hunter2@", "?secret=xyz"));
+        endpoint.retries = 0;
+        let client = PrometheusClient::new(endpoint).unwrap();
+        let error = client.query_range("up", &window()).await.unwrap_err();
+        assert!(
+            matches!(error, SourceError::Unreachable { .. }),
+            "{error:?}"
+        );
+        let mut texts = vec![error.to_string(), format!("{error:?}")];
+        let mut cause = std::error::Error::source(&error);
+        while let Some(next) = cause {
+            texts.push(next.to_string());
+            cause = next.source();
+        }
+        let message = &texts[0];
+        assert!(
+            message.starts_with("Prometheus endpoint \"default\" unreachable for query \"up\": "),
+            "{message}"
+        );
+        assert!(message.contains("onnect"), "the cause is kept: {message}");
+        for text in &texts {
+            for secret in ["hunter2", "admin", "secret", "xyz", "/prom"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        // The message names no address at all (the Debug form may show the socket
+        // address the connection was tried at, which holds no secret).
+        assert!(!message.contains("127.0.0.1"), "{message}");
+    }
+
+    /// What a fake Prometheus saw of one request.
+    #[derive(Debug, Clone, Default)]
+    struct Seen {
+        uri: String,
+        authorization: String,
+    }
+
+    #[tokio::test]
+    async fn requests_go_to_the_api_path_with_the_query_string_kept() {
+        use axum::routing::post;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+        let record = Arc::clone(&seen);
+        let router = axum::Router::new().route(
+            "/prom/api/v1/query_range",
+            post(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                let record = Arc::clone(&record);
+                async move {
+                    record.lock().unwrap().push(Seen {
+                        uri: uri.to_string(),
+                        authorization: headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default(),
+                    });
+                    r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}"#
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let url = format!("http://serin:pw@{address}/prom?secret=xyz");
+        let client = PrometheusClient::new(EndpointConfig::new("p", url)).unwrap();
+        let result = client.query_range("up", &window()).await.unwrap();
+        assert_eq!(result.values, vec![1.0]);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].uri, "/prom/api/v1/query_range?secret=xyz");
+        // base64("serin:pw"): the URL's user info is sent as basic auth.
+        assert_eq!(seen[0].authorization, "Basic c2VyaW46cHc=");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_config_over_the_fan_out_bound_sends_no_query() {
+        let metric = |i: usize| {
+            serde_json::json!({"name": format!("m{i}"),
+                "query": {"customInlineTemplate": "up{a=\"${scope}\"}"},
+                "analysisConfigurations": {"canary": {}}})
+        };
+        // A dead endpoint: a query sent would fail as unreachable.
+        let mut endpoint = EndpointConfig::new("p", dead_url("", ""));
+        endpoint.retries = 0;
+        let client = PrometheusClient::new(endpoint).unwrap();
+        let scopes = ScopeSet::single(ScopePair::default());
+        let cases = [
+            (MAX_METRICS_PER_FETCH, false),
+            (MAX_METRICS_PER_FETCH + 1, true),
+        ];
+        for (metrics, refused) in cases {
+            let config = CanaryConfig::from_value(serde_json::json!({
+                "name": "wide", "metrics": (0..metrics).map(metric).collect::<Vec<_>>()
+            }))
+            .unwrap();
+            assert_eq!(check_fan_out(&config).is_err(), refused, "{metrics}");
+            let error = fetch_metrics(&client, &config, &scopes, &window())
+                .await
+                .unwrap_err();
+            if refused {
+                assert!(
+                    matches!(error, SourceError::TooManyMetrics { metrics: m, limit: MAX_METRICS_PER_FETCH, .. } if m == metrics),
+                    "{error}"
+                );
+                assert!(error.is_client_error());
+                assert!(
+                    error
+                        .to_string()
+                        .contains("at most 200 from Prometheus (400 queries)"),
+                    "{error}"
+                );
+            } else {
+                assert_eq!(error.kind(), "unreachable", "{error}");
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! Placeholders `${scope}`, `${location}`, `${project}`, `${resourceType}` and any
 //! extended scope parameter are substituted per scope. Substitution is escaped for
 //! where the placeholder stands: inside a quoted PromQL string the value is escaped
-//! for that string; outside any string only a plain token (`[A-Za-z0-9_:.]+`) is
-//! accepted; so a scope value can never change the shape of the query.
+//! for that string, and when that string is the pattern of a regex matcher (`=~`,
+//! `!~`, and Kayenta's built-in `resourceType` filters) its regex metacharacters are
+//! escaped first, so `.*` matches only the text `.*`; outside any string only a plain
+//! token (`[A-Za-z0-9_:.]+`) is accepted; so a scope value can never change the shape
+//! of the query, nor widen the series a matcher selects.
 
 use std::collections::BTreeMap;
 
@@ -238,26 +241,28 @@ fn resource_filters(
         )));
     }
     let quoted = |text: &str| escape_double_quoted(text);
+    // Values inside Kayenta's regex filters match literally.
+    let pattern = |text: &str| escape_double_quoted(&escape_regex(text));
     match resource_type {
         "gce_instance" => {
             if !scope.scope.is_empty() {
                 filters.push(format!(
                     "{GCE_SCOPE_LABEL}=~\"{}-.{{4}}\"",
-                    quoted(&scope.scope)
+                    pattern(&scope.scope)
                 ));
             }
             let mut zone = String::from(".+/");
             if let Some(project) = scope.params.get("project").filter(|p| !p.is_empty()) {
-                zone.push_str(&format!("projects/{}/", quoted(project)));
+                zone.push_str(&format!("projects/{}/", pattern(project)));
             }
-            zone.push_str(&format!("zones/{}-.{{1}}", quoted(&scope.location)));
+            zone.push_str(&format!("zones/{}-.{{1}}", pattern(&scope.location)));
             filters.push(format!("zone=~\"{zone}\""));
         }
         "aws_ec2_instance" => {
             if !scope.scope.is_empty() {
                 filters.push(format!("asg_groupName=\"{}\"", quoted(&scope.scope)));
             }
-            filters.push(format!("zone=~\"{}.{{1}}\"", quoted(&scope.location)));
+            filters.push(format!("zone=~\"{}.{{1}}\"", pattern(&scope.location)));
         }
         other => {
             return Err(invalid(format!(
@@ -292,8 +297,16 @@ impl<'a> Variables<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Context {
     Code,
-    Quoted(char),
-    Raw,
+    /// Inside a string quoted with this character; `true` when it is a regex pattern.
+    Quoted(char, bool),
+    /// Inside a backtick string; `true` when it is a regex pattern.
+    Raw(bool),
+}
+
+/// True when `before` ends with a regex matcher operator (`=~`, `!~`), spaces allowed.
+fn ends_with_regex_matcher(before: &str) -> bool {
+    let trimmed = before.trim_end();
+    trimmed.ends_with("=~") || trimmed.ends_with("!~")
 }
 
 /// Substitutes `${name}` placeholders, escaping each value for its context.
@@ -316,23 +329,30 @@ fn expand(metric: &str, template: &str, vars: &Variables<'_>) -> Result<String, 
                 .get(name)
                 .ok_or_else(|| QueryError::UnknownPlaceholder {
                     metric: metric.to_owned(),
-                    name: name.to_owned(),
-                    known: vars.values.keys().copied().collect::<Vec<_>>().join(", "),
+                    name: shown(name),
+                    known: shown(&vars.values.keys().copied().collect::<Vec<_>>().join(", ")),
                 })?;
             let unsafe_value = |reason| QueryError::UnsafeValue {
                 metric: metric.to_owned(),
-                name: name.to_owned(),
-                value: (*value).to_owned(),
+                name: shown(name),
+                value: shown(value),
                 reason,
             };
+            let literal = |regex: bool| {
+                if regex {
+                    escape_regex(value)
+                } else {
+                    (*value).to_owned()
+                }
+            };
             match context {
-                Context::Quoted('"') => out.push_str(&escape_double_quoted(value)),
-                Context::Quoted(_) => out.push_str(&escape_single_quoted(value)),
-                Context::Raw => {
+                Context::Quoted('"', regex) => out.push_str(&escape_double_quoted(&literal(regex))),
+                Context::Quoted(_, regex) => out.push_str(&escape_single_quoted(&literal(regex))),
+                Context::Raw(regex) => {
                     if value.contains('`') {
                         return Err(unsafe_value("a backtick cannot appear in a raw string"));
                     }
-                    out.push_str(value);
+                    out.push_str(&literal(regex));
                 }
                 Context::Code => {
                     if value.is_empty()
@@ -354,19 +374,20 @@ fn expand(metric: &str, template: &str, vars: &Variables<'_>) -> Result<String, 
             }
             continue;
         }
+        let regex = context == Context::Code && ends_with_regex_matcher(&out);
         out.push(c);
         context = match (context, c) {
-            (Context::Code, '"' | '\'') => Context::Quoted(c),
-            (Context::Code, '`') => Context::Raw,
-            (Context::Quoted(q), '\\') => {
+            (Context::Code, '"' | '\'') => Context::Quoted(c, regex),
+            (Context::Code, '`') => Context::Raw(regex),
+            (Context::Quoted(q, regex), '\\') => {
                 // An escape in the template itself: copy the escaped character.
                 if let Some((_, next)) = chars.next() {
                     out.push(next);
                 }
-                Context::Quoted(q)
+                Context::Quoted(q, regex)
             }
-            (Context::Quoted(q), c) if c == q => Context::Code,
-            (Context::Raw, '`') => Context::Code,
+            (Context::Quoted(q, _), c) if c == q => Context::Code,
+            (Context::Raw(_), '`') => Context::Code,
             (context, _) => context,
         };
     }
@@ -399,6 +420,34 @@ fn escape_quoted(value: &str, quote: char) -> String {
     out
 }
 
+/// Escapes the metacharacters of Prometheus' regex syntax (RE2), as Go's
+/// `regexp.QuoteMeta` does, so the value matches only itself.
+fn escape_regex(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(
+            c,
+            '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Longest request-given text an error message repeats, in characters.
+pub(crate) const SHOWN_CHARS: usize = 128;
+
+/// `text` cut to [`SHOWN_CHARS`] characters, with an ellipsis when cut, so an error
+/// never echoes a huge value back whole.
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
     chars
@@ -420,7 +469,10 @@ mod tests {
                 "app-filter": "app=\"${scope}\",region=~\"${location}.*\"",
                 "full": "PromQL:sum(rate(errors_total{app=\"${scope}\"}[1m]))",
                 "raw": "app=~`${scope}`",
-                "bare": "app=${scope}"
+                "bare": "app=${scope}",
+                "regex": "track=~\"${scope}\",env=\"${env}\"",
+                "negated": "track !~ '${scope}'",
+                "equal-dot": "track=\"${scope}\",zone=~\"${location}.*\""
             },
             "metrics": [{"name": "m", "query": query, "analysisConfigurations": {"canary": {}}}]
         }))
@@ -512,6 +564,43 @@ mod tests {
                 "v1",
                 Ok("avg(m{app=v1})"),
             ),
+            // A value in a regex matcher matches only itself: `.*` cannot widen it.
+            (
+                json!({"metricName": "m", "customFilterTemplate": "regex"}),
+                ".*",
+                Ok(r#"avg(m{track=~"\\.\\*",env="prod"})"#),
+            ),
+            (
+                json!({"metricName": "m", "customFilterTemplate": "regex"}),
+                "v1|v2",
+                Ok(r#"avg(m{track=~"v1\\|v2",env="prod"})"#),
+            ),
+            (
+                json!({"customInlineTemplate": "sum(up{track=~\"${scope}\"})"}),
+                "(a+)?[b]{2}^$",
+                Ok(r#"sum(up{track=~"\\(a\\+\\)\\?\\[b\\]\\{2\\}\\^\\$"})"#),
+            ),
+            (
+                json!({"metricName": "m", "customFilterTemplate": "negated"}),
+                "a.b",
+                Ok(r#"avg(m{track !~ 'a\\.b'})"#),
+            ),
+            (
+                json!({"metricName": "m", "customFilterTemplate": "raw"}),
+                ".*",
+                Ok(r"avg(m{app=~`\.\*`})"),
+            ),
+            // Equality matchers take the value as it is; the template's own regex stays.
+            (
+                json!({"metricName": "m", "customFilterTemplate": "equal-dot"}),
+                ".*",
+                Ok(r#"avg(m{track=".*",zone=~"eu-west-1.*"})"#),
+            ),
+            (
+                json!({"metricName": "cpu", "resourceType": "gce_instance"}),
+                ".*",
+                Ok(r#"avg(cpu{instance=~"\\.\\*-.{4}",zone=~".+/zones/eu-west-1-.{1}"})"#),
+            ),
             // Errors a user can act on.
             (
                 json!({"metricName": "m", "customFilterTemplate": "nope"}),
@@ -548,5 +637,31 @@ mod tests {
         for (query, scope_value, expected) in cases {
             check(query, scope_value, expected);
         }
+    }
+
+    #[test]
+    fn regex_filters_of_resource_types_escape_the_location() {
+        let config = config(json!({"metricName": "cpu", "resourceType": "aws_ec2_instance"}));
+        let mut spec = scope("asg.v1");
+        spec.location = ".*".to_owned();
+        let query = render_query(&config, &config.metrics[0], &spec).unwrap();
+        assert_eq!(
+            query,
+            r#"avg(cpu{asg_groupName="asg.v1",zone=~"\\.\\*.{1}"})"#
+        );
+    }
+
+    #[test]
+    fn huge_values_are_not_echoed_whole() {
+        let huge = "}".repeat(1 << 20);
+        let config = config(json!({"metricName": "m", "customFilterTemplate": "bare"}));
+        let error = render_query(&config, &config.metrics[0], &scope(&huge))
+            .unwrap_err()
+            .to_string();
+        assert!(error.len() < 1024, "{} bytes", error.len());
+        assert!(
+            error.contains(&format!("{}…", "}".repeat(SHOWN_CHARS))),
+            "{error}"
+        );
     }
 }

@@ -33,6 +33,16 @@ pub enum WindowError {
     /// A zero step.
     #[error("step must be positive")]
     ZeroStep,
+    /// A lookback reaching before the earliest time a window can start.
+    #[error(
+        "lookback {lookback} before {end} reaches outside the supported time range; use a shorter lookback"
+    )]
+    LookbackOutOfRange {
+        /// The lookback, as a duration.
+        lookback: String,
+        /// The window's end, RFC 3339.
+        end: String,
+    },
     /// More points than Prometheus serves for one series.
     #[error(
         "window of {points} points per series exceeds Prometheus' limit of {MAX_POINTS_PER_SERIES}; use a larger step"
@@ -77,17 +87,20 @@ impl Window {
         Ok(Self { start, end, step })
     }
 
-    /// The `lookback` before `end`.
+    /// The `lookback` before `end`; a lookback reaching outside chrono's time range
+    /// is an error, never a panic.
     pub fn lookback(
         end: DateTime<Utc>,
         lookback: Duration,
         step: Duration,
     ) -> Result<Self, WindowError> {
-        let lookback = chrono::Duration::from_std(lookback).map_err(|_| WindowError::Duration {
-            text: format!("{lookback:?}"),
-            reason: "too long".to_owned(),
-        })?;
-        Self::new(end - lookback, end, step)
+        let out_of_range = || WindowError::LookbackOutOfRange {
+            lookback: humantime::format_duration(lookback).to_string(),
+            end: end.to_rfc3339(),
+        };
+        let signed = chrono::Duration::from_std(lookback).map_err(|_| out_of_range())?;
+        let start = end.checked_sub_signed(signed).ok_or_else(out_of_range)?;
+        Self::new(start, end, step)
     }
 
     /// Start of the window.
@@ -165,5 +178,48 @@ mod tests {
         );
         let back = Window::lookback(t1, Duration::from_secs(600), s30).unwrap();
         assert_eq!(back.start(), t0);
+    }
+
+    /// Lookbacks past chrono's range (about 262,000 years) are errors, not panics.
+    #[test]
+    fn huge_lookbacks_are_errors() {
+        let end = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let year = 365 * 24 * 3600;
+        let cases: &[(&str, Duration, Duration, bool)] = &[
+            // (what, lookback, step, out of range)
+            (
+                "the issue's 300000y",
+                Duration::from_secs(300_000 * year),
+                Duration::from_secs(1_000_000 * 3600),
+                true,
+            ),
+            (
+                "past chrono's Duration",
+                Duration::MAX,
+                Duration::from_secs(1),
+                true,
+            ),
+            (
+                "just inside",
+                Duration::from_secs(100_000 * year),
+                Duration::from_secs(10 * year),
+                false,
+            ),
+        ];
+        for (what, lookback, step, out_of_range) in cases {
+            let got = Window::lookback(end, *lookback, *step);
+            assert_eq!(
+                matches!(got, Err(WindowError::LookbackOutOfRange { .. })),
+                *out_of_range,
+                "{what}: {got:?}"
+            );
+        }
+        let parsed = parse_duration("300000y").unwrap();
+        let message = Window::lookback(end, parsed, Duration::from_secs(3600))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("300000years"), "{message}");
     }
 }

@@ -23,9 +23,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -34,9 +32,9 @@ use serin_core::{ScoreThresholds, Verdict};
 use serin_sources::{ScopePair, ScopeSet, ScopeSpec, parse_duration};
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::judging::{self, DataSource, JudgeJob};
-use crate::request::{parse_body, resolve_config, window};
+use crate::error::{ApiError, shown};
+use crate::judging::{self, DataSource, Deadline, JudgeJob};
+use crate::request::{parse_body, read_json_body, resolve_config, window};
 use crate::routes::token_matches;
 use crate::settings::MarginalAs;
 
@@ -94,26 +92,20 @@ fn error_response(error: ApiError) -> Response {
     text(error.status(), format!("error: {}", error.public_message()))
 }
 
-/// Handles one webhook call.
-pub async fn webhook(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match judge(&state, &headers, body).await {
+/// Handles one webhook call; `judge_timeout` bounds the whole call.
+pub async fn webhook(State(state): State<AppState>, request: Request) -> Response {
+    match judge(&state, request).await {
         Ok(response) => response,
         Err(error) => error_response(error),
     }
 }
 
-async fn judge(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body.map_err(|r| ApiError::from_body(r, state.settings().body_limit_bytes))?;
+async fn judge(state: &AppState, request: Request) -> Result<Response, ApiError> {
+    let deadline = Deadline::after(state.settings().judge_timeout);
+    let headers = request.headers().clone();
+    let body = deadline.run(read_json_body(state, request)).await??;
     let payload: FlaggerPayload = parse_body(&body)?;
-    authorize(state, headers, &payload.metadata)?;
+    authorize(state, &headers, &payload.metadata)?;
     let meta = &payload.metadata;
     let unknown: Vec<&str> = meta
         .keys()
@@ -125,7 +117,7 @@ async fn judge(
             "metadata",
             format!(
                 "unknown metadata key(s) {} (known: {}, param.NAME)",
-                unknown.join(", "),
+                shown(&unknown.join(", ")),
                 KNOWN_KEYS.join(", ")
             ),
         ));
@@ -220,20 +212,23 @@ async fn judge(
         Some(other) => {
             return Err(ApiError::bad_field(
                 "metadata.onMarginal",
-                format!("metadata.onMarginal: expected pass or fail, got {other:?}"),
+                format!(
+                    "metadata.onMarginal: expected pass or fail, got {:?}",
+                    shown(other)
+                ),
             ));
         }
     };
-    let job = JudgeJob {
+    let job = JudgeJob::new(
         config,
-        data: DataSource::Prometheus {
+        DataSource::Prometheus {
             endpoint: meta.get("endpoint").cloned(),
             scopes,
             window,
         },
         thresholds,
-    };
-    let response = judging::run(state, job, "flagger").await?;
+    )?;
+    let response = judging::run(state, job, "flagger", deadline).await?;
     let passed = match response.verdict {
         Verdict::Pass => true,
         Verdict::Marginal => marginal_as == MarginalAs::Pass,

@@ -1,23 +1,23 @@
 //! `POST /judge`: the general judgement endpoint (Argo Rollouts' web provider).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::judging::{self, JudgeResponse};
-use crate::request::{JudgeRequest, parse_body};
+use crate::judging::{self, Deadline, JudgeResponse};
+use crate::request::{JudgeRequest, parse_body, read_json_body};
 
 /// Judges the request; 200 with the verdict whatever it is, an error status only
-/// when no verdict could be reached.
+/// when no verdict could be reached. `judge_timeout` bounds the whole request, from
+/// reading its body to the verdict.
 pub async fn judge(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<JudgeResponse>, ApiError> {
-    let body = body.map_err(|r| ApiError::from_body(r, state.settings().body_limit_bytes))?;
+    let deadline = Deadline::after(state.settings().judge_timeout);
+    let body = deadline.run(read_json_body(&state, request)).await??;
     let request: JudgeRequest = parse_body(&body)?;
     let job = request.into_job(&state)?;
-    Ok(Json(judging::run(&state, job, "judge").await?))
+    Ok(Json(judging::run(&state, job, "judge", deadline).await?))
 }

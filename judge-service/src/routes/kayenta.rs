@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -30,10 +28,10 @@ use serin_sources::{ScopePair, ScopeSet, ScopeSpec, parse_duration};
 
 use crate::AppState;
 use crate::configs::ConfigSummary;
-use crate::error::ApiError;
+use crate::error::{ApiError, shown};
 use crate::executions::ExecutionState;
-use crate::judging::{self, DataSource, JudgeJob};
-use crate::request::{parse_body, window};
+use crate::judging::{self, DataSource, Deadline, JudgeJob};
+use crate::request::{parse_body, read_json_body, window};
 
 /// `GET /canaryConfig` query.
 #[derive(Debug, Default, Deserialize)]
@@ -144,19 +142,22 @@ fn id_param(params: &BTreeMap<String, String>) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::NotFound("missing id".into()))
 }
 
-/// Starts an execution; the judgement runs in the background.
+/// Starts an execution; the judgement runs in the background, within
+/// `judge_timeout` of the execution's start (this request).
 pub async fn start_execution(
     State(state): State<AppState>,
     Path(params): Path<BTreeMap<String, String>>,
     Query(query): Query<StartQuery>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<Value>, ApiError> {
+    let deadline = Deadline::after(state.settings().judge_timeout);
     let config_id = id_param(&params)?.to_owned();
-    let body = body.map_err(|r| ApiError::from_body(r, state.settings().body_limit_bytes))?;
+    let body = deadline.run(read_json_body(&state, request)).await??;
     let request: ExecutionRequest = parse_body(&body)?;
     let stored = state.configs().find(&config_id).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "unknown canary config id {config_id:?} (served: {})",
+            "unknown canary config id {:?} (served: {})",
+            shown(&config_id),
             state.configs().known()
         ))
     })?;
@@ -207,15 +208,15 @@ pub async fn start_execution(
     let endpoint = query.metrics_account_name.filter(|n| !n.is_empty());
     // Fail fast on an unknown endpoint rather than in the background.
     state.client(endpoint.as_deref())?;
-    let job = JudgeJob {
+    let job = JudgeJob::new(
         config,
-        data: DataSource::Prometheus {
+        DataSource::Prometheus {
             endpoint,
             scopes: ScopeSet { pairs },
             window,
         },
-        thresholds: request.thresholds,
-    };
+        request.thresholds,
+    )?;
     let executions = &state.shared.executions;
     let id = executions
         .start(&config_id, Instant::now(), state.now())
@@ -225,13 +226,30 @@ pub async fn start_execution(
     let task_state = state.clone();
     let task_id = id.clone();
     tokio::spawn(async move {
-        let outcome = judging::run(&task_state, job, "kayenta").await;
+        // The judgement runs in a task of its own, so a panic in it still ends the
+        // execution (as an internal error) instead of leaving it running forever.
+        let judged = tokio::spawn({
+            let state = task_state.clone();
+            async move { judging::run(&state, job, "kayenta", deadline).await }
+        })
+        .await;
+        let outcome = judged.unwrap_or_else(|join_error| {
+            if join_error.is_panic() {
+                task_state.telemetry().panicked();
+            }
+            Err(ApiError::Internal(format!(
+                "canary execution task failed: {join_error}"
+            )))
+        });
         let execution_state = match outcome {
             Ok(response) => ExecutionState::Succeeded(Arc::new(response)),
-            Err(error) => ExecutionState::Failed {
-                message: error.public_message(),
-                kind: error.kind().to_owned(),
-            },
+            Err(error) => {
+                error.log();
+                ExecutionState::Failed {
+                    message: error.public_message(),
+                    kind: error.kind().to_owned(),
+                }
+            }
         };
         task_state.shared.executions.finish(
             &task_id,
@@ -253,7 +271,12 @@ pub async fn execution_status(
         .shared
         .executions
         .get(id, Instant::now())
-        .ok_or_else(|| ApiError::NotFound(format!("unknown or expired canary execution {id:?}")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "unknown or expired canary execution {:?}",
+                shown(id)
+            ))
+        })?;
     let mut body = json!({
         "canaryExecutionId": execution.id,
         "canaryConfigId": execution.config_id,

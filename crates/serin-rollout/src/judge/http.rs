@@ -1,4 +1,7 @@
 //! The judge service over HTTP: `POST {url}/judge`, with 4xx and 5xx told apart.
+//!
+//! Redirects are never followed (a 3xx is a source error, never a verdict: a verdict counts
+//! only from the URL the plan names), and an answer is read up to [`MAX_ANSWER_BYTES`].
 
 use std::time::Duration;
 
@@ -6,6 +9,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Judge, JudgeError, JudgeOutcome, JudgeRequest, JudgeTarget};
+
+/// The largest answer read from the judge (1 MiB); a longer one is a source error.
+/// A verdict with Kayenta's `judgeResult` for a few dozen metrics is tens of kilobytes.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// How much of an error message or a redirect target is quoted in an error.
+const QUOTED_CHARS: usize = 200;
 
 /// Calls the Serin judge service.
 #[derive(Debug, Clone)]
@@ -25,6 +35,7 @@ impl HttpJudge {
     pub fn new(target: JudgeTarget, token: Option<String>) -> Result<Self, JudgeError> {
         let client = reqwest::Client::builder()
             .timeout(target.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| JudgeError::Source(format!("building the HTTP client: {error}")))?;
         Ok(HttpJudge {
@@ -74,18 +85,28 @@ impl Judge for HttpJudge {
             .await
             .map_err(|error| JudgeError::Source(format!("{url}: {}", error_chain(&error))))?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|error| JudgeError::Source(format!("{url}: reading the answer: {error}")))?;
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|value| quoted(&String::from_utf8_lossy(value.as_bytes())))
+                .unwrap_or_else(|| "nowhere".to_owned());
+            return Err(JudgeError::Source(format!(
+                "{url}: {status} redirect to {location:?} not followed (judge.url must name the judge service itself)"
+            )));
+        }
+        let body = read_capped(response, &url).await?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|error| {
+            return serde_json::from_slice(&body).map_err(|error| {
                 JudgeError::Source(format!("{url}: answer is not a verdict: {error}"))
             });
         }
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|body| body.error)
-            .unwrap_or_else(|_| text.chars().take(200).collect());
+        let text = String::from_utf8_lossy(&body);
+        let message = quoted(
+            &serde_json::from_str::<ErrorBody>(&text)
+                .map(|body| body.error)
+                .unwrap_or_else(|_| text.into_owned()),
+        );
         if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
             Err(JudgeError::Rejected {
                 status: status.as_u16(),
@@ -95,6 +116,40 @@ impl Judge for HttpJudge {
             Err(JudgeError::Source(format!("{url}: {status}: {message}")))
         }
     }
+}
+
+/// The answer's body, refused past [`MAX_ANSWER_BYTES`] (before reading it when its length is
+/// announced, else as soon as it grows past it).
+async fn read_capped(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>, JudgeError> {
+    let too_large = || {
+        JudgeError::Source(format!(
+            "{url}: the answer is larger than {} KiB",
+            MAX_ANSWER_BYTES / 1024
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| JudgeError::Source(format!("{url}: reading the answer: {error}")))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// At most [`QUOTED_CHARS`] characters of `text`.
+fn quoted(text: &str) -> String {
+    text.chars().take(QUOTED_CHARS).collect()
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -85,6 +85,18 @@ impl StateStore for MemoryStore {
         if self.killer.dead() {
             return Err(killed_io());
         }
+        // Every state the machine saves fits its plan and extends the stored history.
+        if let Err(misfit) = state.check() {
+            panic!("the machine saved a misfit: {misfit}\n{state:#?}");
+        }
+        if let Some(stored) = self.shared.state.lock().unwrap().as_ref() {
+            assert_eq!(
+                state.revision,
+                stored.revision + 1,
+                "revisions go up by one"
+            );
+            assert!(state.rollout >= stored.rollout, "rollouts never go back");
+        }
         // Round-trip through JSON, as the file store does.
         let text = serde_json::to_string(state).unwrap();
         *self.shared.state.lock().unwrap() = Some(serde_json::from_str(&text).unwrap());
@@ -656,7 +668,9 @@ async fn a_foreign_edit_stops_the_rollout_and_abort_still_restores_stable() {
         "the write stays pending"
     );
     let mut rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
-    assert_eq!(rollout.abort("operator").await.unwrap(), Phase::Aborted);
+    let report = rollout.abort("operator").await.unwrap();
+    assert_eq!(report.previous_phase, Phase::Progressing);
+    assert!(report.write.changed);
     assert_eq!(harness.world.lock().unwrap().weight, Some(Weight::ZERO));
     assert_eq!(harness.state().weight, Some(Weight::ZERO));
     assert_eq!(harness.state().pending_weight, None);
@@ -783,11 +797,14 @@ async fn the_state_file_has_the_documented_fields_and_resumes() {
         [
             "analysis",
             "background",
+            "checksum",
             "formatVersion",
             "message",
             "pendingWeight",
             "phase",
             "plan",
+            "revision",
+            "rollout",
             "startedAt",
             "stepIndex",
             "stepStartedAt",
@@ -815,4 +832,346 @@ async fn the_state_file_has_the_documented_fields_and_resumes() {
         .unwrap();
     assert_eq!(resumed.run().await.unwrap(), Phase::Completed);
     assert_eq!(world.lock().unwrap().writes, weights(&[5, 20, 50, 100]));
+}
+
+/// A real state file after the first verdict of the first analysis (step 1 of `PLAN`, one
+/// pass of two), with the world the rollout wrote (5 %).
+async fn state_file_in_analysis() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Arc<Mutex<World>>,
+    ManualClock,
+) {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("state.json");
+    let clock = ManualClock::new(Timestamp::from_millis(START));
+    let world: Arc<Mutex<World>> = Arc::default();
+    let router = FakeRouter {
+        world: world.clone(),
+        killer: Killer::disarmed(),
+    };
+    let mut rollout = Rollout::start(
+        plan(PLAN),
+        FileStore::new(&path),
+        router,
+        ScriptedJudge::default(),
+        clock.clone(),
+        false,
+    )
+    .await
+    .unwrap();
+    while rollout.state().analysis.passed == 0 {
+        if let Progress::Waiting { until } = rollout.step().await.unwrap() {
+            clock.sleep_until(until).await;
+        }
+    }
+    (directory, path, world, clock)
+}
+
+/// Signs `value` as the store does (for edits that keep the checksum right).
+fn resign(value: &mut serde_json::Value) {
+    let object = value.as_object_mut().unwrap();
+    object.shift_remove("checksum");
+    let sum = crate::state::checksum(value);
+    value
+        .as_object_mut()
+        .unwrap()
+        .insert("checksum".into(), sum.into());
+}
+
+/// An edit of a state file, whether the checksum is fixed after it, and the words the refusal has.
+type Edit = (&'static str, fn(&mut serde_json::Value), bool, &'static str);
+
+/// A hand-edited state file is refused, naming the file and what is wrong, and nothing is
+/// written to the router: an edit that keeps the old checksum is caught by it, and one that
+/// fixes the checksum by the check of the state against its plan.
+#[tokio::test]
+async fn hand_edited_state_files_are_refused() {
+    let cases: [Edit; 16] = [
+        (
+            "stepIndex 99, checksum left as it was",
+            |v| v["stepIndex"] = 99.into(),
+            false,
+            "the checksum does not match the content",
+        ),
+        (
+            "checksum removed",
+            |v| {
+                v.as_object_mut().unwrap().shift_remove("checksum");
+            },
+            false,
+            "no checksum: not written by serin rollout",
+        ),
+        (
+            "a step past the end",
+            |v| v["stepIndex"] = 99.into(),
+            true,
+            "stepIndex: 99 is past the end of the plan (6 steps)",
+        ),
+        (
+            "a million passes",
+            |v| v["analysis"]["passed"] = 1_000_000.into(),
+            true,
+            "analysis.passed: 1000000 verdicts (1000000 passed, 0 failed, 0 marginal), but the step asks for 2",
+        ),
+        (
+            "completed in the middle of the plan",
+            |v| v["phase"] = "completed".into(),
+            true,
+            "phase: completed, but stepIndex 1 is not the end of the plan (6)",
+        ),
+        (
+            "completed at the end with the router at 5 %",
+            |v| {
+                v["phase"] = "completed".into();
+                v["stepIndex"] = 6.into();
+            },
+            true,
+            "phase: completed, but the canary weight is 5 %, not 100 %",
+        ),
+        (
+            "aborted with the canary at 5 %",
+            |v| v["phase"] = "aborted".into(),
+            true,
+            "phase: aborted, but the canary weight is 5 %, not 0 %",
+        ),
+        (
+            "a weight the plan does not set at this step",
+            |v| v["weight"] = 50.into(),
+            true,
+            "weight: 50 % is not the plan's weight at step 1 (5 %)",
+        ),
+        (
+            "a pending weight the plan does not write",
+            |v| v["pendingWeight"] = 100.into(),
+            true,
+            "pendingWeight: 100 % is not the plan's weight before step 1 (5 %)",
+        ),
+        (
+            "paused at an analysis",
+            |v| v["phase"] = "paused".into(),
+            true,
+            "phase: paused, but step 1 is not a manual pause",
+        ),
+        (
+            "holding without a marginal verdict",
+            |v| v["phase"] = "holding".into(),
+            true,
+            "phase: holding, but no analysis has more marginal verdicts",
+        ),
+        (
+            "a failure past the limit",
+            |v| v["analysis"]["failed"] = 1.into(),
+            true,
+            "analysis.failed: 1 is past the failureLimit 0 (that aborts)",
+        ),
+        (
+            "a timed pause's end at an analysis",
+            |v| v["pauseUntil"] = "2023-11-14T22:13:20.000Z".into(),
+            true,
+            "pauseUntil: set, but step 1 is not a timed pause",
+        ),
+        (
+            "a judge URL that is not http",
+            |v| v["plan"]["judge"]["url"] = "file:///etc/passwd".into(),
+            true,
+            "plan: judge.url: \"file:///etc/passwd\" is not an http(s) URL",
+        ),
+        (
+            "a lookback of 300000 years",
+            |v| v["plan"]["steps"][1]["analysis"]["lookback"] = "300000y".into(),
+            true,
+            "plan.steps[1].analysis.lookback: duration \"300000y\" is longer than 100 years",
+        ),
+        (
+            "an older format",
+            |v| v["formatVersion"] = 1.into(),
+            true,
+            "format version 1 is not 2",
+        ),
+    ];
+    for (name, edit, fix_checksum, expected) in cases {
+        let (_directory, path, world, clock) = state_file_in_analysis().await;
+        let writes = world.lock().unwrap().writes.clone();
+        assert_eq!(writes, weights(&[5]), "{name}");
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut value);
+        if fix_checksum {
+            resign(&mut value);
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+
+        let error = FileStore::new(&path).load().unwrap_err().to_string();
+        assert!(error.contains(expected), "{name}: {error}");
+        assert!(
+            error.starts_with(&path.display().to_string()),
+            "{name}: the error names the file: {error}"
+        );
+        let started = Rollout::start(
+            plan(PLAN),
+            FileStore::new(&path),
+            FakeRouter {
+                world: world.clone(),
+                killer: Killer::disarmed(),
+            },
+            ScriptedJudge::default(),
+            clock,
+            false,
+        )
+        .await;
+        assert!(
+            matches!(&started, Err(RolloutError::State(_))),
+            "{name}: the rollout started"
+        );
+        assert_eq!(
+            world.lock().unwrap().writes,
+            writes,
+            "{name}: router written"
+        );
+    }
+}
+
+/// Two runners on one state file without the runner lock (the lock is tested with the store):
+/// the first aborts on a fail; the second, working from the state it read before, judges a
+/// pass and tries to move on. Its save is refused, so the stored state keeps the fail and the
+/// abort, and the router stays at 0 %.
+#[tokio::test]
+async fn a_second_writer_cannot_erase_an_abort() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("state.json");
+    let clock = ManualClock::new(Timestamp::from_millis(START));
+    let world: Arc<Mutex<World>> = Arc::default();
+    let router = || FakeRouter {
+        world: world.clone(),
+        killer: Killer::disarmed(),
+    };
+    let start = |judge: ScriptedJudge| {
+        Rollout::start(
+            plan(PLAN),
+            FileStore::new(&path),
+            router(),
+            judge,
+            clock.clone(),
+            false,
+        )
+    };
+    let mut first = start(ScriptedJudge::new(&[(1, false, &[Fail])]))
+        .await
+        .unwrap();
+    while first.state().analysis.next_at.is_none() {
+        first.step().await.unwrap();
+    }
+    let mut second = start(ScriptedJudge::default()).await.unwrap();
+    assert_eq!(second.state(), first.state());
+    clock.advance(Duration::from_secs(60));
+
+    assert_eq!(first.run().await.unwrap(), Phase::Aborted);
+    let error = second.run().await.unwrap_err();
+    assert!(
+        matches!(&error, RolloutError::State(StateError::Conflict { .. })),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("another process has written this state file"),
+        "{error}"
+    );
+    let stored = FileStore::new(&path).load().unwrap().unwrap();
+    assert_eq!(stored.phase, Phase::Aborted);
+    assert_eq!(stored.verdicts.last().unwrap().verdict, Some(Verdict::Fail));
+    assert!(
+        stored
+            .message
+            .unwrap()
+            .contains("analysis at step 1 failed"),
+        "the abort's reason is kept"
+    );
+    assert_eq!(world.lock().unwrap().weight, Some(Weight::ZERO));
+    assert_eq!(world.lock().unwrap().writes, weights(&[5, 0]));
+}
+
+/// A router that, on its first ordinary write, behaves as if `serin rollout abort` ran at
+/// that moment from another process: it leaves an abort request and puts the traffic on
+/// stable, so the write under way finds a weight it did not write.
+struct AbortMidWrite {
+    inner: FakeRouter,
+    shared: Shared,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Router for AbortMidWrite {
+    async fn set_weight(&self, change: WeightChange) -> Result<RouterWrite, RouterError> {
+        if !change.force && self.armed.swap(false, Ordering::SeqCst) {
+            *self.shared.request.lock().unwrap() = Some(ControlRequest {
+                id: "from-abort".into(),
+                action: ControlAction::Abort,
+            });
+            self.inner.world.lock().unwrap().weight = Some(Weight::ZERO);
+        }
+        self.inner.set_weight(change).await
+    }
+}
+
+#[tokio::test]
+async fn an_abort_requested_during_a_router_write_wins_over_its_foreign_edit() {
+    let harness = Harness::new(PLAN, ScriptedJudge::default());
+    let mut rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
+    while rollout.state().weight.is_none() {
+        rollout.step().await.unwrap();
+    }
+    // The next ordinary write is the one to 20 %.
+    let mut rollout = Rollout::start(
+        harness.plan.clone(),
+        rollout.store,
+        AbortMidWrite {
+            inner: rollout.router,
+            shared: harness.shared.clone(),
+            armed: true.into(),
+        },
+        rollout.judge,
+        rollout.clock,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rollout.run().await.unwrap(), Phase::Aborted);
+    let state = harness.state();
+    assert_eq!(state.message.as_deref(), Some("aborted on request"));
+    assert_eq!(
+        (state.weight, state.pending_weight),
+        (Some(Weight::ZERO), None)
+    );
+    assert_eq!(harness.world.lock().unwrap().weight, Some(Weight::ZERO));
+}
+
+/// `abort` on a rollout aborted already keeps its state and reason, but still writes 0 %,
+/// so it reports what the router had: moved back to the canary by hand, or still at 0 %.
+#[tokio::test]
+async fn abort_on_an_aborted_rollout_looks_at_the_router() {
+    let harness = Harness::new(PLAN, ScriptedJudge::new(&[(1, false, &[Fail])]));
+    harness
+        .drive(&Killer::disarmed(), &mut VecDeque::new())
+        .await
+        .unwrap();
+    let aborted = harness.state();
+    assert_eq!(aborted.phase, Phase::Aborted);
+    // (hand-set weight, whether abort finds it changed)
+    let cases = [(Some(30), true), (None, false)];
+    for (hand_set, changed) in cases {
+        if let Some(percent) = hand_set {
+            harness.world.lock().unwrap().weight = Weight::new(percent);
+        }
+        let mut rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
+        let report = rollout.abort("again").await.unwrap();
+        assert_eq!(report.previous_phase, Phase::Aborted, "{hand_set:?}");
+        assert_eq!(report.write.changed, changed, "{hand_set:?}");
+        assert_eq!(harness.world.lock().unwrap().weight, Some(Weight::ZERO));
+        assert_eq!(
+            harness.state(),
+            aborted,
+            "the state and its reason are kept"
+        );
+    }
 }

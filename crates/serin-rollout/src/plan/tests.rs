@@ -123,6 +123,57 @@ fn mistakes_name_their_place() {
             "  envoy:\n",
             "router: unknown variant `envoy`",
         ),
+        (
+            "lookback: 10m, failureLimit",
+            "lookback: 300000y, failureLimit",
+            "steps[2].analysis.lookback: duration \"300000y\" is longer than 100 years",
+        ),
+        (
+            "{duration: 5m}",
+            "{duration: 101y}",
+            "steps[1].pause.duration: duration \"101y\" is longer than 100 years",
+        ),
+        (
+            "  interval: 2m\n",
+            "  interval: 500000y\n",
+            // serde's `flatten` hides the field from the path; the text still names the value.
+            "backgroundAnalysis: duration \"500000y\" is longer than 100 years",
+        ),
+        (
+            "  step: 30s\n",
+            "  step: 30s\n  timeout: 1000y\n",
+            "judge.timeout: duration \"1000y\" is longer than 100 years",
+        ),
+        (
+            "name: checkout\n",
+            "name: checkout\npollInterval: 300000y\n",
+            "pollInterval: duration \"300000y\" is longer than 100 years",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: not a url\n",
+            "judge.url: \"not a url\" is not a URL",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: file:///etc/passwd\n",
+            "judge.url: \"file:///etc/passwd\" is not an http(s) URL (scheme \"file\")",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: \"ftp://serin-judge\"\n",
+            "is not an http(s) URL (scheme \"ftp\")",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: \"http://admin:secret@serin-judge:8080\"\n",
+            "must not hold credentials",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: \"http://serin-judge:8080/?next=x\"\n",
+            "must not have a query or fragment",
+        ),
         ("name: checkout\n", "", "missing field `name`"),
         ("steps:\n", "steps: []\nunused:\n", "unknown field `unused`"),
     ];
@@ -134,6 +185,31 @@ fn mistakes_name_their_place() {
     }
     let error = Plan::from_yaml("name: [unclosed").unwrap_err().to_string();
     assert!(error.starts_with("plan: "), "{error}");
+}
+
+/// The limits themselves are accepted: 100 years, and http(s) URLs with a path.
+#[test]
+fn the_largest_duration_and_plain_urls_are_accepted() {
+    let cases = [
+        (
+            "lookback: 10m, failureLimit",
+            "lookback: 100y, failureLimit",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: https://judge.example/serin/\n",
+        ),
+        (
+            "  url: http://serin-judge:8080\n",
+            "  url: \"http://[::1]:8080\"\n",
+        ),
+    ];
+    for (from, to) in cases {
+        assert!(FULL.contains(from), "{from:?}");
+        let text = FULL.replacen(from, to, 1);
+        Plan::from_yaml(&text).unwrap_or_else(|error| panic!("{to:?}: {error}"));
+    }
+    assert_eq!(MAX_DURATION, humantime::parse_duration("100y").unwrap());
 }
 
 /// Every example plan under `docs/examples/rollout/` parses.

@@ -4,6 +4,15 @@
 //! percentages reduced by their greatest common divisor (95/5 becomes `weight=19` / `weight=1`),
 //! and a side with 0 % is marked `down` (nginx has no `weight=0`). With one worker process,
 //! nginx's smooth weighted round-robin then splits every `100 / gcd` requests exactly.
+//!
+//! The first run: nginx's `include` needs the file before nginx starts, so either
+//! - [`Nginx::prepare`] (`serin rollout init PLAN.yaml`) writes the rollout's own 0 % file
+//!   (all traffic to stable) if there is none, without reloading; or
+//! - a hand-written file is adopted by the rollout's first write when it is stable-only: one
+//!   `upstream` block of the plan's name holding only `server` lines, the stable server up
+//!   and the canary absent or `down`. Anything else (other servers or directives, which the
+//!   rewrite would drop) is refused, and once the rollout has written the file any hand edit
+//!   is a foreign edit.
 
 use std::path::PathBuf;
 
@@ -110,6 +119,107 @@ impl NginxConfig {
     }
 }
 
+impl NginxConfig {
+    /// `Ok` if `text` is a stable-only upstream file the rollout may adopt (see the module
+    /// documentation), else why not.
+    pub fn check_stable_only(&self, text: &str) -> Result<(), String> {
+        // Comments dropped, and braces and semicolons made words of their own.
+        let mut spaced = String::new();
+        for line in text.lines() {
+            let code = line.split('#').next().unwrap_or_default();
+            if code.contains(['"', '\'', '$']) {
+                return Err("quotes and variables are not supported".into());
+            }
+            for character in code.chars() {
+                if matches!(character, '{' | '}' | ';') {
+                    spaced.extend([' ', character, ' ']);
+                } else {
+                    spaced.push(character);
+                }
+            }
+            spaced.push('\n');
+        }
+        let mut tokens = spaced.split_whitespace();
+        match (tokens.next(), tokens.next(), tokens.next()) {
+            (Some("upstream"), Some(name), Some("{")) if name == self.upstream => {}
+            (Some("upstream"), Some(name), Some("{")) => {
+                return Err(format!(
+                    "it defines upstream {name}, the plan's is {}",
+                    self.upstream
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "it is not one `upstream {} {{ … }}` block",
+                    self.upstream
+                ));
+            }
+        }
+        let mut stable_up = false;
+        let mut seen = Vec::new();
+        loop {
+            let directive = match tokens.next() {
+                Some("}") => break,
+                Some(directive) => directive,
+                None => return Err("the upstream block is not closed".into()),
+            };
+            let mut arguments = Vec::new();
+            loop {
+                match tokens.next() {
+                    Some(";") => break,
+                    Some(word @ ("{" | "}")) => {
+                        return Err(format!("unexpected {word:?} in `{directive}`"));
+                    }
+                    Some(word) => arguments.push(word),
+                    None => return Err(format!("`{directive}` is not ended by `;`")),
+                }
+            }
+            if directive != "server" {
+                return Err(format!(
+                    "it has a `{directive}` directive, which the rollout's rewrite would drop"
+                ));
+            }
+            let Some((address, parameters)) = arguments.split_first() else {
+                return Err("a `server` line names no server".into());
+            };
+            if seen.contains(address) {
+                return Err(format!("server {address} is listed twice"));
+            }
+            seen.push(*address);
+            let down = parameters.contains(&"down");
+            if parameters.contains(&"backup") {
+                return Err(format!("server {address} is a backup"));
+            }
+            if *address == self.stable {
+                if down {
+                    return Err(format!("the stable server {address} is down"));
+                }
+                stable_up = true;
+            } else if *address == self.canary {
+                if !down {
+                    return Err(format!(
+                        "the canary server {address} gets traffic (only a stable-only file is adopted)"
+                    ));
+                }
+            } else {
+                return Err(format!(
+                    "server {address} is neither the plan's stable ({}) nor its canary ({})",
+                    self.stable, self.canary
+                ));
+            }
+        }
+        if let Some(extra) = tokens.next() {
+            return Err(format!(
+                "there is more after the upstream block ({extra:?})"
+            ));
+        }
+        if !stable_up {
+            return Err(format!("the stable server {} is missing", self.stable));
+        }
+        Ok(())
+    }
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
@@ -137,6 +247,58 @@ impl Nginx {
         move |source| RouterError::Io {
             path: self.config.upstream_file.display().to_string(),
             source,
+        }
+    }
+
+    /// Prepares the first run (`serin rollout init`): writes the rollout's 0 % file (all
+    /// traffic to stable) if there is no upstream file yet, so that nginx can start with its
+    /// `include`. Does not reload. An existing file is left alone if the rollout wrote it or
+    /// would adopt it; any other is refused. `changed` says whether the file was written.
+    pub async fn prepare(&self) -> Result<RouterWrite, RouterError> {
+        let path = &self.config.upstream_file;
+        match tokio::fs::read_to_string(path).await {
+            Ok(text) => {
+                let note = match self.config.parse(&text) {
+                    Some(weight) => format!(
+                        "{}: already written by the rollout, canary {weight}",
+                        self.object()
+                    ),
+                    None => {
+                        self.config
+                            .check_stable_only(&text)
+                            .map_err(|why| self.not_adoptable(&why))?;
+                        format!(
+                            "{}: hand-written, stable-only: the first write adopts it",
+                            self.object()
+                        )
+                    }
+                };
+                Ok(RouterWrite {
+                    changed: false,
+                    notes: vec![note],
+                })
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                write_atomically(path, self.config.render(Weight::ZERO).as_bytes())
+                    .map_err(self.io_error())?;
+                Ok(RouterWrite {
+                    changed: true,
+                    notes: vec![format!(
+                        "{}: written with all traffic to stable",
+                        self.object()
+                    )],
+                })
+            }
+            Err(error) => Err(self.io_error()(error)),
+        }
+    }
+
+    fn not_adoptable(&self, why: &str) -> RouterError {
+        RouterError::Invalid {
+            object: self.object(),
+            message: format!(
+                "not written by the rollout, and not a stable-only upstream it can adopt: {why}"
+            ),
         }
     }
 }
@@ -189,7 +351,18 @@ impl Router for Nginx {
                 notes.push(format!("{}: overwriting a foreign edit", self.object()))
             }
             (None, Some(_)) => return Err(RouterError::NotFound(self.object())),
-            (Some(None), _) => {
+            (Some(None), None) => {
+                // Never written by the rollout: the first run adopts a stable-only file.
+                let text = previous.as_deref().unwrap_or_default();
+                self.config
+                    .check_stable_only(text)
+                    .map_err(|why| self.not_adoptable(&why))?;
+                notes.push(format!(
+                    "{}: adopted the hand-written stable-only file",
+                    self.object()
+                ));
+            }
+            (Some(None), Some(_)) => {
                 return Err(RouterError::Invalid {
                     object: self.object(),
                     message: "edited by hand since the rollout wrote it (abort overwrites it)"

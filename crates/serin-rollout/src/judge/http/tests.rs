@@ -2,6 +2,8 @@
 //! kind of answer maps to a verdict, a rejection or a source error.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -191,4 +193,159 @@ async fn an_unreachable_service_is_a_source_error() {
     let judge = HttpJudge::new(target(&format!("http://127.0.0.1:{port}")), None).unwrap();
     let error = judge.judge(&request()).await.unwrap_err();
     assert!(matches!(error, JudgeError::Source(_)), "{error}");
+}
+
+/// A bare HTTP server on 127.0.0.1 answering every request with `head` (status line and
+/// headers, without the blank line) and `body`, then closing; counts the requests it got.
+fn raw_server(head: String, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(mut connection) = connection else {
+                continue;
+            };
+            // The request's headers, then as much body as Content-Length says.
+            let mut request = Vec::new();
+            let mut buffer = [0; 4096];
+            while let Ok(n) = connection.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|value| value.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = connection.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes());
+            let _ = connection.write_all(&body);
+        }
+    });
+    (url, requests)
+}
+
+const PASS: &str = r#"{"verdict": "pass", "score": 99, "reasons": ["fine"]}"#;
+
+/// A redirect is an error naming where it pointed, never a verdict: the server it points at
+/// (which would say "pass") is never asked.
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let (elsewhere, asked) = raw_server(
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}", PASS.len()),
+        PASS.into(),
+    );
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "303 See Other",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
+        let (url, requests) = raw_server(
+            format!("HTTP/1.1 {status}\r\nLocation: {elsewhere}/judge\r\nContent-Length: 0"),
+            Vec::new(),
+        );
+        let judge = HttpJudge::new(target(&url), None).unwrap();
+        let error = judge.judge(&request()).await.unwrap_err();
+        let code = &status[..3];
+        assert!(
+            matches!(&error, JudgeError::Source(message)
+                if message.contains(&format!("{code} ")) && message.contains(&format!("redirect to \"{elsewhere}/judge\" not followed"))),
+            "{status}: {error}"
+        );
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "{status}");
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "the redirect target was asked"
+    );
+}
+
+/// Answers are read up to 1 MiB, whether their length is announced or not; past it they are
+/// a source error (retried, then abort), and error messages are quoted short.
+#[tokio::test]
+async fn answers_are_read_up_to_a_mebibyte() {
+    // A verdict padded with a long reason to `size` bytes.
+    let verdict = |size: usize| {
+        let frame = r#"{"verdict": "pass", "reasons": [""]}"#;
+        let reason = "x".repeat(size - frame.len());
+        format!(r#"{{"verdict": "pass", "reasons": ["{reason}"]}}"#).into_bytes()
+    };
+    // (name, announce the length, body, expected: Ok(reason length) or the error's words)
+    type Case<'a> = (&'a str, bool, Vec<u8>, Result<usize, &'a str>);
+    let cases: [Case<'_>; 5] = [
+        (
+            "exactly 1 MiB",
+            true,
+            verdict(MAX_ANSWER_BYTES),
+            Ok(MAX_ANSWER_BYTES - 36),
+        ),
+        (
+            "exactly 1 MiB, unannounced",
+            false,
+            verdict(MAX_ANSWER_BYTES),
+            Ok(MAX_ANSWER_BYTES - 36),
+        ),
+        (
+            "one byte more",
+            true,
+            verdict(MAX_ANSWER_BYTES + 1),
+            Err("the answer is larger than 1024 KiB"),
+        ),
+        (
+            "200 MB unannounced",
+            false,
+            verdict(200_000_000),
+            Err("the answer is larger than 1024 KiB"),
+        ),
+        (
+            "a 500 with a long message",
+            true,
+            format!(r#"{{"error": "{}"}}"#, "e".repeat(5000)).into_bytes(),
+            Err("judge unavailable"),
+        ),
+    ];
+    for (name, announce, body, expected) in cases {
+        let status = if name.contains("500") {
+            "500 Internal Server Error"
+        } else {
+            "200 OK"
+        };
+        let head = if announce {
+            format!("HTTP/1.1 {status}\r\nContent-Length: {}", body.len())
+        } else {
+            format!("HTTP/1.1 {status}")
+        };
+        let (url, _) = raw_server(head, body);
+        let mut target = target(&url);
+        target.timeout = Duration::from_secs(30);
+        let result = HttpJudge::new(target, None)
+            .unwrap()
+            .judge(&request())
+            .await;
+        match (expected, &result) {
+            (Ok(length), Ok(outcome)) => {
+                assert_eq!(outcome.verdict, Verdict::Pass, "{name}");
+                assert_eq!(outcome.reasons[0].len(), length, "{name}");
+            }
+            (Err(words), Err(error)) => {
+                let text = error.to_string();
+                assert!(text.contains(words), "{name}: {text}");
+                assert!(text.len() < 400, "{name}: {} bytes of error", text.len());
+            }
+            _ => panic!("{name}: {result:?}"),
+        }
+    }
 }

@@ -128,6 +128,7 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
             MetricPair {
                 baseline: rng.lognormal(POINTS, 1.0),
                 canary: rng.lognormal(POINTS, shift),
+                ..MetricPair::default()
             },
         );
     }

@@ -42,6 +42,7 @@ fn data(canary_latency_factor: f64, count: usize) -> MetricSet {
             .iter()
             .map(|v| v * factor)
             .collect(),
+        ..MetricPair::default()
     };
     set.insert("latency", pair(1, 120.0, canary_latency_factor));
     set.insert("errors", pair(3, 0.002, 1.0));
@@ -67,6 +68,7 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
             MetricPair {
                 baseline: series(1, 60, 120.0),
                 canary: vec![],
+                ..MetricPair::default()
             },
         );
         set
@@ -78,6 +80,7 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
             MetricPair {
                 baseline: series(1, 60, 120.0),
                 canary: vec![f64::NAN; 60],
+                ..MetricPair::default()
             },
         );
         set.insert(
@@ -85,6 +88,7 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
             MetricPair {
                 baseline: series(5, 60, 0.4),
                 canary: vec![f64::NAN; 60],
+                ..MetricPair::default()
             },
         );
         set
@@ -98,6 +102,7 @@ fn verdicts_for_healthy_regressed_and_undecidable_canaries() {
                 MetricPair {
                     baseline: series(seed, 120, level),
                     canary: vec![f64::NAN; 120],
+                    ..MetricPair::default()
                 },
             );
         }
@@ -210,6 +215,7 @@ fn values_replaced_by_zero_are_not_samples() {
             MetricPair {
                 baseline: series(3, 120, 0.002),
                 canary,
+                ..MetricPair::default()
             },
         );
         set
@@ -274,6 +280,7 @@ fn too_few_samples_is_reported_with_its_reason_and_evidence() {
         MetricPair {
             baseline: series(5, 60, 0.4),
             canary: series(6, 3, 0.4),
+            ..MetricPair::default()
         },
     );
     let result = judge(&config(json!({})), &set, None).unwrap();
@@ -384,6 +391,7 @@ fn exact_and_kayenta_methods_agree_on_realistic_data() {
             MetricPair {
                 baseline: baseline.clone(),
                 canary: canary.clone(),
+                ..MetricPair::default()
             },
         );
         let outcome = |method: &str| {
@@ -419,6 +427,7 @@ fn overflowing_differences_are_an_error_not_a_pass() {
             MetricPair {
                 baseline: baseline.clone(),
                 canary: canary.clone(),
+                ..MetricPair::default()
             },
         );
         let result = judge(&config, &set, None).unwrap();

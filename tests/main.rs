@@ -13,6 +13,7 @@ mod properties;
 mod reliability;
 mod rollout_end_to_end;
 mod rollout_nginx;
+mod serin_judge;
 mod service_api;
 mod source_failures;
 mod support;

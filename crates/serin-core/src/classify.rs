@@ -138,6 +138,9 @@ pub struct Evidence {
     /// Cohen's d (information only).
     #[serde(serialize_with = "finite_or_null")]
     pub cohens_d: Option<f64>,
+    /// The Serin judge's evidence (absent for Kayenta's judge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<crate::serin_judge::SequentialEvidence>,
 }
 
 /// Writes non-finite or absent numbers as `null`, which JSON can carry.
@@ -272,6 +275,7 @@ fn decide(
         mean_ratio: None,
         cles: None,
         cohens_d: None,
+        sequential: None,
     };
     let pass = |reason: Option<String>, evidence: Evidence| Decision {
         classification: Classification::Pass,

@@ -16,6 +16,43 @@ use crate::stats::IntervalMethod;
 
 /// Kayenta's judge name, written into results.
 pub const JUDGE_NAME: &str = "NetflixACAJudge-v1.0";
+/// The Serin judge's name.
+pub const SERIN_JUDGE_NAME: &str = "SerinJudge-v1.0";
+/// The judges Serin knows, by the names a config gives them.
+pub const KNOWN_JUDGES: [&str; 2] = [JUDGE_NAME, SERIN_JUDGE_NAME];
+/// The Serin judge's default false-fail bound for a whole judgement, over every look.
+pub const DEFAULT_ALPHA: f64 = 0.01;
+
+/// Which judge a config names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JudgeKind {
+    /// Kayenta's NetflixACAJudge, reproduced exactly (also for an absent or empty name).
+    Kayenta,
+    /// Serin's anytime-valid judge.
+    Serin,
+}
+
+impl JudgeKind {
+    /// The judge of `name` (ASCII case ignored); an empty name is Kayenta's.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim();
+        if name.is_empty() || name.eq_ignore_ascii_case(JUDGE_NAME) {
+            Some(Self::Kayenta)
+        } else if name.eq_ignore_ascii_case(SERIN_JUDGE_NAME) {
+            Some(Self::Serin)
+        } else {
+            None
+        }
+    }
+
+    /// The name written into results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kayenta => JUDGE_NAME,
+            Self::Serin => SERIN_JUDGE_NAME,
+        }
+    }
+}
 /// Kayenta's tolerance: the interval must clear `tolerance · |estimate|`.
 pub const DEFAULT_TOLERANCE: f64 = 0.25;
 /// Kayenta's confidence level.
@@ -110,6 +147,11 @@ pub struct JudgeSettings {
     /// Minimum values per side to judge a metric (default 10; 0 reproduces Kayenta).
     #[serde(default = "default_min_samples", deserialize_with = "count")]
     pub min_samples: usize,
+    /// Serin judge: the chance that a healthy canary fails any metric, over any number
+    /// of judgements of a growing window, is at most this (default 0.01; Kayenta's
+    /// judge ignores it).
+    #[serde(default = "default_alpha", deserialize_with = "probability")]
+    pub alpha: f64,
 }
 
 impl Default for JudgeSettings {
@@ -119,8 +161,13 @@ impl Default for JudgeSettings {
             conf_level: DEFAULT_CONFIDENCE,
             interval_method: IntervalMethod::default(),
             min_samples: DEFAULT_MIN_SAMPLES,
+            alpha: DEFAULT_ALPHA,
         }
     }
+}
+
+fn default_alpha() -> f64 {
+    DEFAULT_ALPHA
 }
 
 fn default_tolerance() -> f64 {
@@ -273,6 +320,39 @@ pub struct CanaryAnalysis {
         deserialize_with = "optional_count"
     )]
     pub min_samples: Option<usize>,
+    /// What the Serin judge needs to know of the metric (Kayenta ignores it).
+    #[serde(default, skip_serializing_if = "SerinMetric::is_default")]
+    pub serin: SerinMetric,
+}
+
+/// `analysisConfigurations.canary.serin`: the Serin judge's view of a metric.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SerinMetric {
+    /// What the values are.
+    #[serde(default)]
+    pub kind: MetricKind,
+    /// For a `rate`: the metric (of the same config) holding the requests the
+    /// events are counted out of, bin by bin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<String>,
+}
+
+impl SerinMetric {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What a metric's values are, for the Serin judge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// Measurements (latency, CPU, memory): compared bin by bin, in level, tail and spread.
+    #[default]
+    Continuous,
+    /// Event counts per bin (errors), judged against the requests of `requests`.
+    Rate,
 }
 
 /// `effectSize`: thresholds a significant change must also reach.
@@ -410,6 +490,37 @@ impl CanaryConfig {
                     path: format!("metrics[{index}].name"),
                     message: format!("duplicate metric name '{}'", metric.name),
                 });
+            }
+        }
+        for (index, metric) in self.metrics.iter().enumerate() {
+            let serin = &metric.analysis_configurations.canary.serin;
+            let path = format!("metrics[{index}].analysisConfigurations.canary.serin.requests");
+            match (serin.kind, &serin.requests) {
+                (MetricKind::Rate, None) => {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        message: "a rate needs the metric that counts its requests".to_owned(),
+                    });
+                }
+                (MetricKind::Rate, Some(requests)) if !seen.contains(requests.as_str()) => {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        message: format!("no metric named '{requests}' in this config"),
+                    });
+                }
+                (MetricKind::Rate, Some(requests)) if *requests == metric.name => {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        message: "a rate cannot count its own requests".to_owned(),
+                    });
+                }
+                (MetricKind::Continuous, Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        path,
+                        message: "only a metric of kind rate has requests".to_owned(),
+                    });
+                }
+                _ => {}
             }
         }
         let weight_total: f64 = self.classifier.group_weights.values().sum();

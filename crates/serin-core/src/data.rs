@@ -31,15 +31,64 @@ impl Scope {
 }
 
 /// The raw baseline and canary values of one metric. Values may be NaN.
+///
+/// A side's timestamps (milliseconds since the Unix epoch), when its source has them,
+/// are one per value, in the same order; an empty list means the side has none, and
+/// the Serin judge then pairs the sides by position (Kayenta's judge never reads them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MetricPair {
     /// Baseline (control) values.
     pub baseline: Vec<f64>,
     /// Canary (experiment) values.
     pub canary: Vec<f64>,
+    /// Timestamps of the baseline values, or empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_times: Vec<i64>,
+    /// Timestamps of the canary values, or empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_times: Vec<i64>,
 }
 
 impl MetricPair {
+    /// A pair without timestamps.
+    pub fn new(baseline: Vec<f64>, canary: Vec<f64>) -> Self {
+        Self {
+            baseline,
+            canary,
+            ..Self::default()
+        }
+    }
+
+    /// A side's values and timestamps (empty when the side has none, or not one per value).
+    pub fn side(&self, scope: Scope) -> TimedSeries<'_> {
+        let (values, times) = match scope {
+            Scope::Baseline => (&self.baseline, &self.baseline_times),
+            Scope::Canary => (&self.canary, &self.canary_times),
+        };
+        TimedSeries {
+            values,
+            times: if times.len() == values.len() {
+                times
+            } else {
+                &[]
+            },
+        }
+    }
+
+    /// Appends one value with its timestamp.
+    pub fn push_at(&mut self, scope: Scope, at_millis: i64, value: f64) {
+        let (values, times) = match scope {
+            Scope::Baseline => (&mut self.baseline, &mut self.baseline_times),
+            Scope::Canary => (&mut self.canary, &mut self.canary_times),
+        };
+        // A side keeps timestamps only while every value has one.
+        if times.len() == values.len() {
+            times.push(at_millis);
+        }
+        values.push(value);
+    }
+
     /// The values of one scope.
     pub fn scope_mut(&mut self, scope: Scope) -> &mut Vec<f64> {
         match scope {
@@ -47,6 +96,15 @@ impl MetricPair {
             Scope::Canary => &mut self.canary,
         }
     }
+}
+
+/// One side of a metric: its values and, when known, their timestamps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedSeries<'a> {
+    /// The values, NaN allowed.
+    pub values: &'a [f64],
+    /// Milliseconds since the epoch, one per value; empty when not known.
+    pub times: &'a [i64],
 }
 
 /// Raw values of every metric, by metric name.
@@ -65,6 +123,17 @@ impl MetricSet {
         } else {
             let mut pair = MetricPair::default();
             pair.scope_mut(scope).push(value);
+            self.metrics.insert(metric.to_owned(), pair);
+        }
+    }
+
+    /// Appends one value with its timestamp (milliseconds since the epoch).
+    pub fn push_at(&mut self, metric: &str, scope: Scope, at_millis: i64, value: f64) {
+        if let Some(pair) = self.metrics.get_mut(metric) {
+            pair.push_at(scope, at_millis, value);
+        } else {
+            let mut pair = MetricPair::default();
+            pair.push_at(scope, at_millis, value);
             self.metrics.insert(metric.to_owned(), pair);
         }
     }
@@ -122,5 +191,20 @@ mod tests {
         assert_eq!(set.names().collect::<Vec<_>>(), ["errors", "latency"]);
         assert_eq!(set.get("latency").unwrap().baseline, [2.0]);
         assert!(set.get("errors").unwrap().canary[0].is_nan());
+    }
+
+    #[test]
+    fn timestamps_stay_with_their_values_or_are_dropped_whole() {
+        let mut set = MetricSet::default();
+        set.push_at("latency", Scope::Canary, 1_000, 1.0);
+        set.push_at("latency", Scope::Canary, 2_000, 2.0);
+        set.push("latency", Scope::Baseline, 3.0);
+        let pair = set.get("latency").unwrap();
+        assert_eq!(pair.side(Scope::Canary).times, [1_000, 2_000]);
+        assert!(pair.side(Scope::Baseline).times.is_empty());
+        // A value without a timestamp drops the side's timestamps.
+        let mut mixed = pair.clone();
+        mixed.canary.push(4.0);
+        assert!(mixed.side(Scope::Canary).times.is_empty());
     }
 }

@@ -3,11 +3,17 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::classify::{Classification, ClassifierSettings, Evidence, classify, finite_or_null};
-use crate::config::{CanaryConfig, JUDGE_NAME, JudgeSettings, MetricConfig, ScoreThresholds};
-use crate::data::MetricSet;
+use crate::classify::{
+    Classification, ClassifierSettings, Evidence, MetricClassification, classify, finite_or_null,
+};
+use crate::config::{
+    CanaryConfig, EffectMeasure, JudgeKind, JudgeSettings, KNOWN_JUDGES, MetricConfig,
+    ScoreThresholds,
+};
+use crate::data::{MetricPair, MetricSet};
 use crate::preprocess::preprocess;
 use crate::score::{ScoredMetric, Verdict, score};
+use crate::serin_judge::{SerinSettings, classify_serin};
 use crate::stats::Descriptive;
 
 /// Why a judgement could not be made at all (as opposed to a "cannot decide" verdict).
@@ -20,6 +26,14 @@ pub enum JudgeError {
         /// Names in the data but not in the config.
         unknown: Vec<String>,
         /// Names in the config.
+        known: Vec<String>,
+    },
+    /// The config names a judge Serin does not have.
+    #[error("Unable to resolve canary judge '{name}' (known judges: {})", .known.join(", "))]
+    UnknownJudge {
+        /// The name given.
+        name: String,
+        /// The names Serin knows.
         known: Vec<String>,
     },
     /// The thresholds are out of order or range.
@@ -145,8 +159,21 @@ pub struct JudgeResult {
     pub results: Vec<MetricResult>,
 }
 
+/// Which judge, and the Serin judge's false-fail share for each metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct JudgePlan {
+    kind: JudgeKind,
+    /// `alpha` over the number of scored metrics (Bonferroni).
+    metric_alpha: f64,
+}
+
 /// Preprocesses, classifies and summarises one metric.
-fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSettings) -> MetricResult {
+fn judge_metric(
+    metric: &MetricConfig,
+    data: &MetricSet,
+    settings: &JudgeSettings,
+    plan: JudgePlan,
+) -> MetricResult {
     let empty = Vec::new();
     let canary_config = &metric.analysis_configurations.canary;
     let pair = data.get(&metric.name);
@@ -173,12 +200,54 @@ fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSetting
         critical: canary_config.critical,
         must_have_data: canary_config.must_have_data,
     };
-    let outcome = classify(
-        &metric.name,
-        baseline.series(),
-        canary.series(),
-        &classifier,
-    );
+    let outcome = match plan.kind {
+        JudgeKind::Kayenta => classify(
+            &metric.name,
+            baseline.series(),
+            canary.series(),
+            &classifier,
+        ),
+        JudgeKind::Serin => {
+            let serin = &canary_config.serin;
+            let requests = serin.requests.as_deref().and_then(|name| data.get(name));
+            let effect = canary_config.effect_size.thresholds();
+            let ratio_gate = effect.measure == EffectMeasure::MeanRatio;
+            let serin_settings = SerinSettings {
+                alpha: plan.metric_alpha,
+                direction: canary_config.direction,
+                allowed_increase: if ratio_gate {
+                    effect.allowed_increase.max(1.0)
+                } else {
+                    1.0
+                },
+                allowed_decrease: if ratio_gate {
+                    effect.allowed_decrease.clamp(0.0, 1.0)
+                } else {
+                    1.0
+                },
+                min_samples: classifier.min_samples,
+                kind: serin.kind,
+                critical: canary_config.critical,
+                must_have_data: canary_config.must_have_data,
+            };
+            let empty_pair = MetricPair::default();
+            let judged = classify_serin(
+                &metric.name,
+                pair.unwrap_or(&empty_pair),
+                requests,
+                &serin_settings,
+            );
+            MetricClassification {
+                classification: judged.classification,
+                reason: judged.reason,
+                ratio: judged.evidence.sequential.and_then(|e| e.ratio),
+                critical: judged.critical,
+                evidence: judged.evidence,
+                canary_stats: Descriptive::of(&canary.values),
+                baseline_stats: Descriptive::of(&baseline.values),
+            }
+        }
+    };
     MetricResult {
         name: metric.name.clone(),
         classification: outcome.classification,
@@ -210,13 +279,18 @@ fn judge_metric(metric: &MetricConfig, data: &MetricSet, settings: &JudgeSetting
 }
 
 /// Judges every metric, on up to `threads` threads, keeping config order.
-fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec<MetricResult> {
+fn judge_metrics(
+    config: &CanaryConfig,
+    data: &MetricSet,
+    threads: usize,
+    plan: JudgePlan,
+) -> Vec<MetricResult> {
     let settings = &config.judge.judge_configurations;
     let metrics = &config.metrics;
     if threads <= 1 || metrics.len() < 2 {
         return metrics
             .iter()
-            .map(|metric| judge_metric(metric, data, settings))
+            .map(|metric| judge_metric(metric, data, settings, plan))
             .collect();
     }
     // Metric i goes to thread i % threads, which spreads unlike metrics evenly.
@@ -229,7 +303,7 @@ fn judge_metrics(config: &CanaryConfig, data: &MetricSet, threads: usize) -> Vec
                         .iter()
                         .skip(lane)
                         .step_by(threads)
-                        .map(|metric| judge_metric(metric, data, settings))
+                        .map(|metric| judge_metric(metric, data, settings, plan))
                         .collect::<Vec<_>>()
                 })
             })
@@ -298,7 +372,22 @@ pub fn judge_on_threads(
         });
     }
 
-    let results = judge_metrics(config, data, threads);
+    let kind =
+        JudgeKind::from_name(&config.judge.name).ok_or_else(|| JudgeError::UnknownJudge {
+            name: config.judge.name.clone(),
+            known: KNOWN_JUDGES.iter().map(|name| (*name).to_owned()).collect(),
+        })?;
+    let scored_metrics = config
+        .metrics
+        .iter()
+        .filter(|metric| !metric.analysis_configurations.canary.muted)
+        .count()
+        .max(1);
+    let plan = JudgePlan {
+        kind,
+        metric_alpha: config.judge.judge_configurations.alpha / scored_metrics as f64,
+    };
+    let results = judge_metrics(config, data, threads, plan);
 
     let scored: Vec<ScoredMetric<'_>> = results
         .iter()
@@ -358,8 +447,8 @@ pub fn judge_on_threads(
     }
 
     Ok(JudgeResult {
-        judge_name: if config.judge.name.is_empty() {
-            JUDGE_NAME.to_owned()
+        judge_name: if config.judge.name.trim().is_empty() {
+            kind.name().to_owned()
         } else {
             config.judge.name.clone()
         },

@@ -19,12 +19,13 @@ pub mod judge;
 pub mod preprocess;
 pub mod sample;
 pub mod score;
+pub mod serin_judge;
 pub mod stats;
 
 pub use classify::{
     Classification, ClassifierSettings, Evidence, JudgedSeries, MetricClassification, classify,
 };
-pub use config::{CanaryConfig, ConfigError, ScoreThresholds};
+pub use config::{CanaryConfig, ConfigError, JudgeKind, ScoreThresholds};
 pub use data::{MetricPair, MetricSet, Scope};
 pub use judge::{JudgeError, JudgeResult, MetricResult, judge, judge_on_threads};
 pub use sample::{Sample, SampleError};

@@ -1,4 +1,4 @@
-//! Statistics on validated samples: rank sums, Mann-Whitney U, Hodges-Lehmann, effect sizes.
+//! Statistics on validated samples: rank sums, Mann-Whitney U, Hodges-Lehmann, effect sizes, e-processes.
 //!
 //! Conventions shared by every module here: `x` is the canary (experiment) sample and
 //! `y` the baseline (control); a positive shift means the canary is higher.
@@ -6,6 +6,7 @@
 pub(crate) mod bracketing;
 pub mod descriptive;
 pub mod effect_size;
+pub mod eprocess;
 pub mod exact_distribution;
 pub mod hodges_lehmann;
 pub mod mann_whitney;

@@ -643,7 +643,9 @@ fn append_rows(
         };
         points.record(metric, series, scope, at, line);
         TimeWindow::include(&mut loaded.window, at);
-        loaded.metrics.push(metric, scope, value);
+        loaded
+            .metrics
+            .push_at(metric, scope, at.timestamp_millis(), value);
         loaded.rows += 1;
     }
     Ok(())

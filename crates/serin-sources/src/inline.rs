@@ -59,6 +59,7 @@ impl InlineData {
                 MetricPair {
                     baseline: series.baseline.0,
                     canary: series.canary.0,
+                    ..MetricPair::default()
                 },
             );
         }

@@ -321,6 +321,8 @@ pub struct RangeResult {
     pub series: usize,
     /// All points, NaN for `NaN`/`±Inf`.
     pub values: Vec<f64>,
+    /// The timestamp of each point, in milliseconds since the epoch.
+    pub times: Vec<i64>,
 }
 
 /// A client for one Prometheus endpoint.
@@ -490,15 +492,22 @@ impl PrometheusClient {
             )));
         }
         let series = data.result.len();
-        let mut values = Vec::with_capacity(data.result.iter().map(|s| s.values.len()).sum());
+        let points = data.result.iter().map(|s| s.values.len()).sum();
+        let mut values = Vec::with_capacity(points);
+        let mut times = Vec::with_capacity(points);
         for one in data.result {
             for point in one.values {
                 values.push(parse_sample(&point.1).ok_or_else(|| {
                     malformed(format!("sample value {:?} is not a number", point.1))
                 })?);
+                times.push((point.0 * 1000.0).round() as i64);
             }
         }
-        Ok(RangeResult { series, values })
+        Ok(RangeResult {
+            series,
+            values,
+            times,
+        })
     }
 }
 
@@ -662,11 +671,10 @@ pub async fn fetch_metrics(
             series: result.series,
             points: result.values.len(),
         });
-        pairs
-            .entry(metric)
-            .or_default()
-            .scope_mut(scope)
-            .extend(result.values);
+        let pair = pairs.entry(metric).or_default();
+        for (value, at) in result.values.into_iter().zip(result.times) {
+            pair.push_at(scope, at, value);
+        }
     }
     let mut data = MetricSet::default();
     for (metric, pair) in pairs {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serin_core::config::ScoreThresholds;
-use serin_core::{CanaryConfig, JudgeResult, Verdict, judge_on_threads};
+use serin_core::{CanaryConfig, JudgeKind, JudgeResult, Verdict, judge_on_threads};
 use serin_csv::{CsvError, LoadedMetrics, ReadOptions};
 use thiserror::Error;
 
@@ -81,6 +81,18 @@ pub struct JudgeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// The judge, overriding the config's `judge.name`.
+    #[arg(long, value_enum)]
+    pub judge: Option<JudgeChoice>,
+}
+
+/// `--judge`: which judge decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JudgeChoice {
+    /// Serin's anytime-valid judge (`SerinJudge-v1.0`).
+    Serin,
+    /// Kayenta's NetflixACAJudge, reproduced exactly (`NetflixACAJudge-v1.0`).
+    Kayenta,
 }
 
 /// Output formats.
@@ -204,8 +216,16 @@ fn run_judge(
 ) -> Result<JudgeResult, CliError> {
     let config_text = std::fs::read_to_string(&args.config)
         .map_err(|error| CliError::NoInput(format!("{}: {error}", args.config.display())))?;
-    let config = CanaryConfig::from_json(&config_text)
+    let mut config = CanaryConfig::from_json(&config_text)
         .map_err(|error| CliError::Input(format!("{}: {error}", args.config.display())))?;
+    if let Some(choice) = args.judge {
+        config.judge.name = match choice {
+            JudgeChoice::Serin => JudgeKind::Serin,
+            JudgeChoice::Kayenta => JudgeKind::Kayenta,
+        }
+        .name()
+        .to_owned();
+    }
     let loaded = load_metrics(args, progress)?;
     let thresholds = match (args.pass, args.marginal) {
         (Some(pass), Some(marginal)) => Some(ScoreThresholds { pass, marginal }),

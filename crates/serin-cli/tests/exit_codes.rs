@@ -253,3 +253,48 @@ fn a_closed_pipe_ends_quietly_and_keeps_the_verdict() {
         assert_eq!(output.status.code(), Some(code), "{data}");
     }
 }
+
+/// `--judge` picks the judge whatever the config names; both judge the bundled example.
+#[test]
+fn judge_flag_chooses_the_judge() {
+    let config = example("canary-config.json");
+    for (data, flag, exit) in [
+        ("metrics.csv", "kayenta", 0),
+        ("metrics.csv", "serin", 0),
+        ("metrics-regressed.csv", "kayenta", 2),
+        ("metrics-regressed.csv", "serin", 2),
+    ] {
+        let data = example(data);
+        let output = serin(&[
+            "judge", "--config", &config, "--data", &data, "--judge", flag, "--format", "json",
+        ]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(exit), "{flag} {data}: {stdout}");
+        let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let name = if flag == "serin" {
+            "SerinJudge-v1.0"
+        } else {
+            "NetflixACAJudge-v1.0"
+        };
+        assert_eq!(answer["judgeName"], name, "{flag} {data}");
+    }
+    // A judge name Serin does not know, in the config: an input error naming the known ones.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let unknown = scratch(
+        "dredd.json",
+        &text.replace("\"NetflixACAJudge-v1.0\"", "\"dredd\""),
+    );
+    let output = serin(&[
+        "judge",
+        "--config",
+        &unknown,
+        "--data",
+        &example("metrics.csv"),
+    ]);
+    assert_eq!(output.status.code(), Some(65));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "Unable to resolve canary judge 'dredd' (known judges: NetflixACAJudge-v1.0, SerinJudge-v1.0)"
+        )
+    );
+}

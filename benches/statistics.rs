@@ -111,15 +111,26 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
             })
         })
         .collect();
-    let config = |method: &str| {
+    let judge_config = |judge: &str, method: &str| {
         CanaryConfig::from_value(json!({
             "name": "bench",
             "metrics": metrics,
-            "judge": {"judgeConfigurations": {"intervalMethod": method}}
+            "judge": {"name": judge, "judgeConfigurations": {"intervalMethod": method}}
         }))
         .unwrap()
     };
+    let config = |method: &str| judge_config("NetflixACAJudge-v1.0", method);
     let mut data = MetricSet::default();
+    // A day of one-minute points, as the Serin judge's target states it.
+    let mut day = MetricSet::default();
+    for i in 0..METRICS {
+        let mut rng = SplitMix(1_000 + i as u64);
+        let shift = if i % 10 == 0 { 1.3 } else { 1.0 };
+        day.insert(
+            format!("metric_{i}"),
+            MetricPair::new(rng.lognormal(1440, 1.0), rng.lognormal(1440, shift)),
+        );
+    }
     for i in 0..METRICS {
         let mut rng = SplitMix(i as u64);
         let shift = if i % 10 == 0 { 1.3 } else { 1.0 };
@@ -143,6 +154,25 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let result = judge_on_threads(&config, black_box(&data), None, threads).unwrap();
+                black_box(result.score.score)
+            });
+        });
+    }
+    group.throughput(Throughput::Elements((METRICS * 2 * 1440) as u64));
+    for (name, judge) in [
+        (
+            "50_metrics_x_2_x_1440_points_kayenta_judge",
+            "NetflixACAJudge-v1.0",
+        ),
+        (
+            "50_metrics_x_2_x_1440_points_serin_judge",
+            "SerinJudge-v1.0",
+        ),
+    ] {
+        let config = judge_config(judge, "kayenta");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let result = judge_on_threads(&config, black_box(&day), None, 1).unwrap();
                 black_box(result.score.score)
             });
         });

@@ -525,11 +525,7 @@ pub fn classify_serin(
                 );
             }
             // Too few bins for any stream to reach the threshold: cannot decide, never a pass.
-            let share = if settings.direction == Direction::Either {
-                settings.alpha / 2.0
-            } else {
-                settings.alpha
-            };
+            let share = Directions::of(settings).share;
             let tests = if settings.direction == Direction::Decrease {
                 2.0
             } else {
@@ -583,18 +579,33 @@ pub fn classify_serin(
     }
 }
 
+/// Which ways a metric is watched, and each way's share of its alpha.
+#[derive(Debug, Clone, Copy)]
+struct Directions {
+    up: bool,
+    down: bool,
+    share: f64,
+}
+
+impl Directions {
+    fn of(settings: &SerinSettings) -> Self {
+        let up = matches!(settings.direction, Direction::Increase | Direction::Either);
+        let down = matches!(settings.direction, Direction::Decrease | Direction::Either);
+        let share = if up && down {
+            settings.alpha / 2.0
+        } else {
+            settings.alpha
+        };
+        Self { up, down, share }
+    }
+}
+
 fn classify_continuous(
     name: &str,
     bins: &[Bin<f64>],
     settings: &SerinSettings,
 ) -> SerinClassification {
-    let up = matches!(settings.direction, Direction::Increase | Direction::Either);
-    let down = matches!(settings.direction, Direction::Decrease | Direction::Either);
-    let share = if up && down {
-        settings.alpha / 2.0
-    } else {
-        settings.alpha
-    };
+    let Directions { up, down, share } = Directions::of(settings);
     let increase = up.then(|| continuous_tests(bins, settings.allowed_increase, 1.0, true, share));
     let decrease =
         down.then(|| continuous_tests(bins, settings.allowed_decrease, -1.0, false, share));
@@ -700,13 +711,7 @@ fn classify_rate(
     bins: &[Bin<(f64, f64)>],
     settings: &SerinSettings,
 ) -> SerinClassification {
-    let up = matches!(settings.direction, Direction::Increase | Direction::Either);
-    let down = matches!(settings.direction, Direction::Decrease | Direction::Either);
-    let share = if up && down {
-        settings.alpha / 2.0
-    } else {
-        settings.alpha
-    };
+    let Directions { up, down, share } = Directions::of(settings);
     let threshold = (1.0 / share).ln();
     let mut above = RateRatio::above(settings.allowed_increase, threshold);
     let mut below = RateRatio::below(settings.allowed_decrease, threshold);

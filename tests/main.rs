@@ -9,6 +9,7 @@ mod judging;
 mod kayenta_classifier;
 mod kayenta_scorer;
 mod kayenta_statistics;
+mod nab_evaluation;
 mod properties;
 mod reliability;
 mod rollout_end_to_end;

@@ -74,7 +74,9 @@ pub fn document() -> Value {
                             "required": ["baseline", "canary"],
                             "properties": {
                                 "baseline": {"type": "array", "items": {"type": ["number", "null", "string"]}},
-                                "canary": {"type": "array", "items": {"type": ["number", "null", "string"]}}
+                                "canary": {"type": "array", "items": {"type": ["number", "null", "string"]}},
+                                "baselineTimes": {"type": "array", "description": "one per baseline value: Unix seconds or RFC 3339", "items": {"type": ["number", "string"]}},
+                                "canaryTimes": {"type": "array", "description": "one per canary value: Unix seconds or RFC 3339", "items": {"type": ["number", "string"]}}
                             }
                         }}
                     }

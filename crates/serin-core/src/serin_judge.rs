@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::classify::{Classification, Evidence, finite_or_null};
 use crate::config::{Direction, MetricKind};
-use crate::data::{MetricPair, Scope, TimedSeries};
+use crate::data::{MetricPair, Scope};
 use crate::stats::IntervalMethod;
-use crate::stats::eprocess::{Betting, EState, RateBin, RateRatio, sign_threshold};
+use crate::stats::eprocess::{Betting, RateBin, RateRatio, log_mean_exp, sign_threshold};
 
 /// What the Serin judge concluded about one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,124 +133,176 @@ struct Bin<T> {
     baseline: T,
 }
 
-/// A side as (time, value) points: averaged per timestamp when it has timestamps
-/// (several series of one scope share a bin), in order of position otherwise.
-fn points(series: TimedSeries<'_>) -> Vec<(Option<i64>, f64)> {
-    if series.times.is_empty() {
-        return series.values.iter().map(|&value| (None, value)).collect();
-    }
-    let mut timed: Vec<(i64, f64)> = series
-        .times
+/// A side's finite values at each of its timestamps, in time order, several values at
+/// one timestamp (several series of one scope) combined into one.
+fn instants<T: Copy>(
+    times: &[i64],
+    values: &[T],
+    keep: impl Fn(&T) -> bool,
+    combine: impl Fn(&[T]) -> T,
+) -> Vec<(i64, T)> {
+    let mut timed: Vec<(i64, T)> = times
         .iter()
-        .zip(series.values)
-        .filter(|(_, value)| value.is_finite())
+        .zip(values)
+        .filter(|(_, value)| keep(value))
         .map(|(&at, &value)| (at, value))
         .collect();
-    // Sources deliver points in time order, where this sort is a linear pass.
+    // Sources deliver points in time order, where this stable sort is a linear pass.
     timed.sort_by_key(|&(at, _)| at);
-    let mut out: Vec<(Option<i64>, f64)> = Vec::with_capacity(timed.len());
-    let mut index = 0;
-    while index < timed.len() {
-        let at = timed[index].0;
-        let (mut sum, mut count) = (0.0, 0.0);
-        while index < timed.len() && timed[index].0 == at {
-            sum += timed[index].1;
-            count += 1.0;
-            index += 1;
+    let mut out = Vec::with_capacity(timed.len());
+    let mut group = Vec::new();
+    for (index, &(at, value)) in timed.iter().enumerate() {
+        group.push(value);
+        if timed.get(index + 1).is_none_or(|next| next.0 != at) {
+            out.push((at, combine(&group)));
+            group.clear();
         }
-        out.push((Some(at), sum / count));
     }
     out
 }
 
-/// Two point lists joined bin by bin.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Joined<T, U> {
-    at: Option<i64>,
-    left: T,
-    right: U,
-}
-
-/// Pairs two point lists: by equal timestamp when both have timestamps, by position
-/// otherwise; a pair that `keep` refuses (a value that is not finite) is dropped.
-fn join<T: Copy, U: Copy>(
-    a: &[(Option<i64>, T)],
-    b: &[(Option<i64>, U)],
-    keep: impl Fn(T, U) -> bool,
-) -> Vec<Joined<T, U>> {
-    let timed = a.iter().all(|(at, _)| at.is_some()) && b.iter().all(|(at, _)| at.is_some());
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    if timed && !a.is_empty() && !b.is_empty() {
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    if keep(a[i].1, b[j].1) {
-                        out.push(Joined {
-                            at: a[i].0,
-                            left: a[i].1,
-                            right: b[j].1,
-                        });
-                    }
-                    i += 1;
-                    j += 1;
+/// Pairs two sides in time. An instant both sides have is a bin of its own. Where the
+/// sides were sampled at different instants, a bin is a run of points of one side and
+/// the first point of the other side after it (the run's values combined): a run left
+/// open when the next instant has both sides is dropped (a gap on the other side).
+///
+/// Bins are cut where the side changes, so swapping the sides' labels from any bin on
+/// leaves every bin where it was and swaps the sides within it: when the sides are two
+/// random halves of one stream, an antisymmetric statistic of a bin has mean 0 given
+/// everything before it, which is what the e-processes need (docs/statistics.md).
+fn pair_in_time<T: Copy>(
+    canary: &[(i64, T)],
+    baseline: &[(i64, T)],
+    combine: impl Fn(&[T]) -> T,
+) -> Vec<Bin<T>> {
+    let mut out = Vec::with_capacity(canary.len().min(baseline.len()));
+    let (mut i, mut j) = (0, 0);
+    // The open run: its side (true: canary) and values.
+    let mut run_is_canary = false;
+    let mut run: Vec<T> = Vec::new();
+    while i < canary.len() || j < baseline.len() {
+        let next_canary = canary.get(i).map(|point| point.0);
+        let next_baseline = baseline.get(j).map(|point| point.0);
+        match (next_canary, next_baseline) {
+            (Some(c), Some(b)) if c == b => {
+                out.push(Bin {
+                    at: Some(c),
+                    canary: canary[i].1,
+                    baseline: baseline[j].1,
+                });
+                run.clear();
+                i += 1;
+                j += 1;
+            }
+            (Some(c), b) if b.is_none_or(|b| c < b) => {
+                let (at, value) = canary[i];
+                i += 1;
+                if !run.is_empty() && !run_is_canary {
+                    out.push(Bin {
+                        at: Some(at),
+                        canary: value,
+                        baseline: combine(&run),
+                    });
+                    run.clear();
+                } else {
+                    run_is_canary = true;
+                    run.push(value);
+                }
+            }
+            _ => {
+                let (at, value) = baseline[j];
+                j += 1;
+                if !run.is_empty() && run_is_canary {
+                    out.push(Bin {
+                        at: Some(at),
+                        canary: combine(&run),
+                        baseline: value,
+                    });
+                    run.clear();
+                } else {
+                    run_is_canary = false;
+                    run.push(value);
                 }
             }
         }
-    } else {
-        for (left, right) in a.iter().zip(b) {
-            if keep(left.1, right.1) {
-                out.push(Joined {
-                    at: None,
-                    left: left.1,
-                    right: right.1,
-                });
-            }
-        }
     }
     out
+}
+
+/// Pairs two sides by position (when either has no timestamps).
+fn pair_by_position<T: Copy>(
+    canary: &[T],
+    baseline: &[T],
+    keep: impl Fn(&T) -> bool,
+) -> Vec<Bin<T>> {
+    canary
+        .iter()
+        .zip(baseline)
+        .filter(|(c, b)| keep(c) && keep(b))
+        .map(|(&canary, &baseline)| Bin {
+            at: None,
+            canary,
+            baseline,
+        })
+        .collect()
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+fn finite(value: &f64) -> bool {
+    value.is_finite()
 }
 
 /// The canary and baseline values of a metric, paired bin by bin.
 fn value_bins(data: &MetricPair) -> Vec<Bin<f64>> {
-    let canary = points(data.side(Scope::Canary));
-    let baseline = points(data.side(Scope::Baseline));
-    join(&canary, &baseline, |x: f64, y: f64| {
-        x.is_finite() && y.is_finite()
-    })
-    .into_iter()
-    .map(|joined| Bin {
-        at: joined.at,
-        canary: joined.left,
-        baseline: joined.right,
-    })
-    .collect()
+    let (canary, baseline) = (data.side(Scope::Canary), data.side(Scope::Baseline));
+    if canary.times.is_empty() || baseline.times.is_empty() {
+        return pair_by_position(canary.values, baseline.values, finite);
+    }
+    pair_in_time(
+        &instants(canary.times, canary.values, finite, mean),
+        &instants(baseline.times, baseline.values, finite, mean),
+        mean,
+    )
 }
 
-/// Events and requests of both sides, paired bin by bin: `(events, requests)` a side.
+/// Events and requests of both sides, paired bin by bin: `(events, requests)` a side;
+/// counts in one bin add up.
 fn rate_bins(events: &MetricPair, requests: &MetricPair) -> Vec<Bin<(f64, f64)>> {
-    let counts = |e: f64, n: f64| e.is_finite() && n.is_finite() && e >= 0.0 && n >= 0.0;
-    let side = |scope| {
-        join(
-            &points(events.side(scope)),
-            &points(requests.side(scope)),
-            counts,
+    let count = |value: &f64| value.is_finite() && *value >= 0.0;
+    let sum = |values: &[f64]| values.iter().sum::<f64>();
+    let add = |values: &[(f64, f64)]| {
+        values.iter().fold((0.0, 0.0), |total, value| {
+            (total.0 + value.0, total.1 + value.1)
+        })
+    };
+    let sides =
+        [Scope::Canary, Scope::Baseline].map(|scope| (events.side(scope), requests.side(scope)));
+    if sides
+        .iter()
+        .any(|(events, requests)| events.times.is_empty() || requests.times.is_empty())
+    {
+        let [canary, baseline] = sides.map(|(events, requests)| {
+            pair_by_position(events.values, requests.values, count)
+                .into_iter()
+                .map(|bin| (bin.canary, bin.baseline))
+                .collect::<Vec<_>>()
+        });
+        return pair_by_position(&canary, &baseline, |_| true);
+    }
+    let [canary, baseline] = sides.map(|(events, requests)| {
+        pair_in_time(
+            &instants(events.times, events.values, count, sum),
+            &instants(requests.times, requests.values, count, sum),
+            sum,
         )
         .into_iter()
-        .map(|joined| (joined.at, (joined.left, joined.right)))
+        .filter_map(|bin| Some((bin.at?, (bin.canary, bin.baseline))))
         .collect::<Vec<_>>()
-    };
-    let (canary, baseline) = (side(Scope::Canary), side(Scope::Baseline));
-    join(&canary, &baseline, |_, _| true)
-        .into_iter()
-        .map(|joined| Bin {
-            at: joined.at,
-            canary: joined.left,
-            baseline: joined.right,
-        })
-        .collect()
+    });
+    pair_in_time(&canary, &baseline, add)
 }
 
 /// The baseline moved by the margin: `y + (c - 1)·|y|`, so that negative values move
@@ -311,66 +363,112 @@ fn sign(value: f64) -> f64 {
     }
 }
 
-/// One direction's e-processes (each at its Bonferroni share of the direction's alpha).
-struct Tests {
-    processes: Vec<(SequentialTest, EState)>,
+/// Where the regression mixture first reached its threshold, or came closest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Regression {
+    /// The first bin at which the mixture reached `1/alpha`.
+    detected_bin: Option<usize>,
+    /// ln of the largest value the mixture reached.
+    max_log_e: f64,
+    /// The test and direction (true: up) that weighed most at the detection, or at the
+    /// largest value when there was none.
+    test: SequentialTest,
+    up: bool,
 }
 
-impl Tests {
-    /// The first crossing: (test, bin).
-    fn crossing(&self) -> Option<(SequentialTest, usize)> {
-        self.processes
-            .iter()
-            .filter_map(|(test, state)| state.crossed_at.map(|at| (*test, at)))
-            .min_by_key(|&(_, at)| at)
-    }
-
-    /// The strongest evidence, scaled for the number of tests: (test, ln e).
-    fn strongest(&self) -> (SequentialTest, f64) {
-        let scale = (self.processes.len() as f64).ln();
-        self.processes
-            .iter()
-            .map(|(test, state)| (*test, state.max_log_e - scale))
-            .fold((SequentialTest::Level, f64::NEG_INFINITY), |best, next| {
-                if next.1 > best.1 { next } else { best }
-            })
-    }
+/// One e-process of the mixture.
+struct Watch {
+    test: SequentialTest,
+    up: bool,
+    betting: Betting,
 }
 
-/// Level, tail and spread tests of "the canary is not worse than `margin` times the
-/// baseline"; `worse` orients a difference so that positive means worse.
-fn continuous_tests(bins: &[Bin<f64>], margin: f64, worse: f64, spread: bool, alpha: f64) -> Tests {
-    let count = if spread { 3.0 } else { 2.0 };
-    let log_threshold = (count / alpha).ln();
-    let mut level = Betting::new(log_threshold);
-    let mut tail = Betting::new(log_threshold);
-    let mut spread_test = Betting::new(log_threshold);
-    let mut scale = LogRatioScale::default();
-    // Spread: bins in consecutive pairs; its observation j is taken at bin 2j + 1.
-    let mut spread_at = Vec::new();
-    for (index, bin) in bins.iter().enumerate() {
-        let moved = margin_of(bin.baseline, margin);
-        level.observe(worse * sign(bin.canary - moved));
-        tail.observe(worse * scale.statistic(bin.canary, moved));
-        if spread && index % 2 == 1 {
-            let previous = bins[index - 1];
-            let canary = (bin.canary - previous.canary).abs();
-            let baseline = (bin.baseline - previous.baseline).abs();
-            spread_test.observe(sign(canary - margin_of(baseline, margin)));
-            spread_at.push(index);
+/// The regression tests of a continuous metric, in one e-process: the mean of the
+/// level, tail and spread e-processes of every watched direction. A mean of
+/// e-processes on one filtration is an e-process, so the mixture fails at `1/alpha`
+/// with the whole alpha, where a Bonferroni split would need one test at `k/alpha`.
+fn regression_tests(
+    bins: &[Bin<f64>],
+    settings: &SerinSettings,
+    up: bool,
+    down: bool,
+) -> Regression {
+    let log_threshold = (1.0 / settings.alpha).ln();
+    let unbounded = || Betting::new(f64::INFINITY);
+    let mut watches = Vec::new();
+    for (on, is_up) in [(up, true), (down, false)] {
+        if on {
+            for test in [SequentialTest::Level, SequentialTest::Tail] {
+                watches.push(Watch {
+                    test,
+                    up: is_up,
+                    betting: unbounded(),
+                });
+            }
         }
     }
-    let mut processes = vec![
-        (SequentialTest::Level, level.state()),
-        (SequentialTest::Tail, tail.state()),
-    ];
-    if spread {
-        let mut state = spread_test.state();
-        // Report the spread test's crossing in bins, like the others.
-        state.crossed_at = state.crossed_at.and_then(|j| spread_at.get(j).copied());
-        processes.push((SequentialTest::Spread, state));
+    if up {
+        watches.push(Watch {
+            test: SequentialTest::Spread,
+            up: true,
+            betting: unbounded(),
+        });
     }
-    Tests { processes }
+    let mut scales = [LogRatioScale::default(); 2];
+    let mut logs = vec![0.0; watches.len()];
+    let mut out = Regression {
+        detected_bin: None,
+        max_log_e: 0.0,
+        test: SequentialTest::Level,
+        up,
+    };
+    for (index, bin) in bins.iter().enumerate() {
+        for watch in &mut watches {
+            let (margin, worse, scale) = if watch.up {
+                (settings.allowed_increase, 1.0, &mut scales[0])
+            } else {
+                (settings.allowed_decrease, -1.0, &mut scales[1])
+            };
+            let moved = margin_of(bin.baseline, margin);
+            match watch.test {
+                SequentialTest::Level => watch.betting.observe(worse * sign(bin.canary - moved)),
+                SequentialTest::Tail => {
+                    watch
+                        .betting
+                        .observe(worse * scale.statistic(bin.canary, moved));
+                }
+                // Spread: bins in consecutive pairs, observed at the second of each.
+                SequentialTest::Spread if index % 2 == 1 => {
+                    let previous = bins[index - 1];
+                    let canary = (bin.canary - previous.canary).abs();
+                    let baseline = (bin.baseline - previous.baseline).abs();
+                    watch
+                        .betting
+                        .observe(sign(canary - margin_of(baseline, margin)));
+                }
+                SequentialTest::Spread | SequentialTest::Rate => {}
+            }
+        }
+        for (log, watch) in logs.iter_mut().zip(&watches) {
+            *log = watch.betting.state().log_e;
+        }
+        let log_e = log_mean_exp(&logs);
+        if out.detected_bin.is_none() && log_e > out.max_log_e {
+            let (heaviest, _) =
+                logs.iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |best, (at, &log)| {
+                        if log > best.1 { (at, log) } else { best }
+                    });
+            out.test = watches[heaviest].test;
+            out.up = watches[heaviest].up;
+        }
+        out.max_log_e = out.max_log_e.max(log_e);
+        if out.detected_bin.is_none() && log_e >= log_threshold {
+            out.detected_bin = Some(index);
+        }
+    }
+    out
 }
 
 /// The "no regression" test: the level test of "the canary is worse than `margin`
@@ -525,15 +623,12 @@ pub fn classify_serin(
                 );
             }
             // Too few bins for any stream to reach the threshold: cannot decide, never a pass.
-            let share = Directions::of(settings).share;
-            let tests = if settings.direction == Direction::Decrease {
-                2.0
-            } else {
-                3.0
-            };
-            if sign_threshold(bins.len(), (tests / share).ln()).is_none() {
+            // The mixture is at most its largest e-process, which is at most the sign
+            // test's after all n signs went one way.
+            let log_threshold = (1.0 / settings.alpha).ln();
+            if sign_threshold(bins.len(), log_threshold).is_none() {
                 let reachable = (bins.len()..)
-                    .find(|&n| sign_threshold(n, (tests / share).ln()).is_some())
+                    .find(|&n| sign_threshold(n, log_threshold).is_some())
                     .unwrap_or(usize::MAX);
                 return no_data(
                     format!(
@@ -606,31 +701,14 @@ fn classify_continuous(
     settings: &SerinSettings,
 ) -> SerinClassification {
     let Directions { up, down, share } = Directions::of(settings);
-    let increase = up.then(|| continuous_tests(bins, settings.allowed_increase, 1.0, true, share));
-    let decrease =
-        down.then(|| continuous_tests(bins, settings.allowed_decrease, -1.0, false, share));
+    let regression = regression_tests(bins, settings, up, down);
     let (ratio, ratio_lower, ratio_upper) = ratio_sequence(bins, settings.alpha);
-    let crossing = |tests: &Option<Tests>| tests.as_ref().and_then(Tests::crossing);
-    let detected = match (crossing(&increase), crossing(&decrease)) {
-        (Some(a), Some(b)) => Some(if a.1 <= b.1 { (a, true) } else { (b, false) }),
-        (Some(a), None) => Some((a, true)),
-        (None, Some(b)) => Some((b, false)),
-        (None, None) => None,
-    };
-    let strongest = [&increase, &decrease]
-        .into_iter()
-        .flatten()
-        .map(Tests::strongest)
-        .fold((SequentialTest::Level, f64::NEG_INFINITY), |best, next| {
-            if next.1 > best.1 { next } else { best }
-        });
-    // Scaled for the split between directions, so that it reaches 1/alpha exactly
-    // when a test crosses its threshold.
-    let e_value = (strongest.1 - (settings.alpha / share).ln()).exp();
+    let detected = regression
+        .detected_bin
+        .map(|bin| ((regression.test, bin), regression.up));
+    let e_value = regression.max_log_e.exp();
     let p_value = (1.0 / e_value).min(1.0);
-    let margin = if detected.is_some_and(|(_, up)| !up) {
-        settings.allowed_decrease
-    } else if up {
+    let margin = if regression.up {
         settings.allowed_increase
     } else {
         settings.allowed_decrease
@@ -645,7 +723,7 @@ fn classify_continuous(
     } else {
         Decision::Undecided
     };
-    let test = detected.map_or(strongest.0, |((test, _), _)| test);
+    let test = regression.test;
     let sequential = SequentialEvidence {
         decision,
         test,
@@ -818,5 +896,112 @@ fn classify_rate(
         reason,
         critical: settings.critical && classification != Classification::Pass,
         evidence: evidence(bins.len(), settings.min_samples, sequential),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(baseline: &[(i64, f64)], canary: &[(i64, f64)]) -> MetricPair {
+        let mut pair = MetricPair::default();
+        for &(at, value) in baseline {
+            pair.push_at(Scope::Baseline, at, value);
+        }
+        for &(at, value) in canary {
+            pair.push_at(Scope::Canary, at, value);
+        }
+        pair
+    }
+
+    #[test]
+    fn sides_pair_in_time() {
+        // Table: baseline points, canary points, the (time, canary, baseline) bins.
+        type Case = (
+            &'static str,
+            Vec<(i64, f64)>,
+            Vec<(i64, f64)>,
+            Vec<(Option<i64>, f64, f64)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "same instants pair point for point",
+                vec![(0, 1.0), (60, 2.0), (120, 3.0)],
+                vec![(0, 4.0), (60, 5.0), (120, 6.0)],
+                vec![
+                    (Some(0), 4.0, 1.0),
+                    (Some(60), 5.0, 2.0),
+                    (Some(120), 6.0, 3.0),
+                ],
+            ),
+            (
+                "alternate scrapes pair with the next point of the other side",
+                vec![(0, 1.0), (10, 2.0), (20, 3.0)],
+                vec![(5, 4.0), (15, 5.0), (25, 6.0)],
+                vec![
+                    (Some(5), 4.0, 1.0),
+                    (Some(15), 5.0, 2.0),
+                    (Some(25), 6.0, 3.0),
+                ],
+            ),
+            (
+                "a run of one side pairs, combined, with the next point of the other",
+                vec![(0, 1.0), (10, 3.0), (30, 5.0)],
+                vec![(20, 4.0), (40, 6.0), (50, 7.0)],
+                vec![(Some(20), 4.0, 2.0), (Some(40), 6.0, 5.0)],
+            ),
+            (
+                "points of a finer side between shared instants are dropped",
+                vec![(0, 1.0), (60, 2.0)],
+                vec![(0, 4.0), (20, 5.0), (40, 9.0), (60, 6.0)],
+                vec![(Some(0), 4.0, 1.0), (Some(60), 6.0, 2.0)],
+            ),
+            (
+                "a gap on one side drops the bin",
+                vec![(0, 1.0), (60, 2.0), (120, 3.0), (180, 4.0)],
+                vec![(0, 4.0), (60, 5.0), (180, 6.0)],
+                vec![
+                    (Some(0), 4.0, 1.0),
+                    (Some(60), 5.0, 2.0),
+                    (Some(180), 6.0, 4.0),
+                ],
+            ),
+        ];
+        for (name, baseline, canary, want) in cases {
+            let bins: Vec<(Option<i64>, f64, f64)> = value_bins(&pair(&baseline, &canary))
+                .into_iter()
+                .map(|bin| (bin.at, bin.canary, bin.baseline))
+                .collect();
+            assert_eq!(bins, want, "{name}");
+        }
+        // Without timestamps on one side: by position.
+        let untimed = MetricPair::new(vec![1.0, 2.0], vec![3.0, 4.0, 5.0]);
+        let bins: Vec<(Option<i64>, f64, f64)> = value_bins(&untimed)
+            .into_iter()
+            .map(|bin| (bin.at, bin.canary, bin.baseline))
+            .collect();
+        assert_eq!(bins, [(None, 3.0, 1.0), (None, 4.0, 2.0)]);
+    }
+
+    #[test]
+    fn counts_in_one_bin_add_up() {
+        let events = pair(&[(0, 1.0), (30, 2.0)], &[(0, 3.0), (60, 1.0)]);
+        let requests = pair(
+            &[(0, 10.0), (30, 20.0), (60, 30.0)],
+            &[(0, 40.0), (60, 50.0)],
+        );
+        let bins: Vec<_> = rate_bins(&events, &requests)
+            .into_iter()
+            .map(|bin| (bin.at, bin.canary, bin.baseline))
+            .collect();
+        // Each side's events pair with its requests at t = 0 and 30 (baseline) and 0 and
+        // 60 (canary); the baseline's bin at 30 is a run the canary's point at 60 closes.
+        assert_eq!(
+            bins,
+            [
+                (Some(0), (3.0, 40.0), (1.0, 10.0)),
+                (Some(60), (1.0, 50.0), (2.0, 20.0))
+            ]
+        );
     }
 }

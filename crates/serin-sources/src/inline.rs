@@ -1,5 +1,10 @@
 //! Series given inline as JSON: `{"<metric>": {"baseline": [...], "canary": [...]}}`.
 //!
+//! Each side may carry its timestamps, one per value: `baselineTimes` / `canaryTimes`
+//! (Kayenta's names `controlTimes` / `experimentTimes` too), each a Unix time in
+//! seconds (a number, fractions allowed) or an RFC 3339 string. Without them a side's
+//! values are paired with the other side's by position.
+//!
 //! Values are JSON numbers; `null` and the strings `"NaN"`, `"Inf"`, `"+Inf"` and
 //! `"-Inf"` stand for missing points and become NaN, which the metric's NaN strategy
 //! then removes or replaces (JSON itself has no NaN). Anything else is an error naming
@@ -31,7 +36,17 @@ pub struct InlineSeries {
     /// Canary (experiment) values; Kayenta's name `experiment` is accepted too.
     #[serde(alias = "experiment")]
     pub canary: InlineValues,
+    /// Baseline timestamps, one per value.
+    #[serde(default, rename = "baselineTimes", alias = "controlTimes")]
+    pub baseline_times: Option<InlineTimes>,
+    /// Canary timestamps, one per value.
+    #[serde(default, rename = "canaryTimes", alias = "experimentTimes")]
+    pub canary_times: Option<InlineTimes>,
 }
+
+/// Timestamps in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InlineTimes(pub Vec<i64>);
 
 /// A list of values, NaN where the JSON has `null` or a NaN/Inf string.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,6 +59,20 @@ pub enum InlineError {
     /// No metric at all.
     #[error("data holds no metrics")]
     Empty,
+    /// A side's timestamps do not match its values one for one.
+    #[error(
+        "{metric}: {side}Times has {times} entries for {values} values (one timestamp per value)"
+    )]
+    TimesLength {
+        /// The metric.
+        metric: String,
+        /// `baseline` or `canary`.
+        side: &'static str,
+        /// Timestamps given.
+        times: usize,
+        /// Values given.
+        values: usize,
+    },
 }
 
 impl InlineData {
@@ -54,12 +83,28 @@ impl InlineData {
         }
         let mut set = MetricSet::default();
         for (name, series) in self.metrics {
+            let times = |side: &'static str, times: Option<InlineTimes>, values: usize| {
+                let times = times.map(|times| times.0).unwrap_or_default();
+                if times.is_empty() || times.len() == values {
+                    Ok(times)
+                } else {
+                    Err(InlineError::TimesLength {
+                        metric: name.clone(),
+                        side,
+                        times: times.len(),
+                        values,
+                    })
+                }
+            };
+            let baseline_times = times("baseline", series.baseline_times, series.baseline.0.len())?;
+            let canary_times = times("canary", series.canary_times, series.canary.0.len())?;
             set.insert(
                 name,
                 MetricPair {
                     baseline: series.baseline.0,
                     canary: series.canary.0,
-                    ..MetricPair::default()
+                    baseline_times,
+                    canary_times,
                 },
             );
         }
@@ -140,6 +185,64 @@ impl Visitor<'_> for ValueVisitor {
     }
 }
 
+impl<'de> Deserialize<'de> for InlineTimes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self(
+            Vec::<InlineTime>::deserialize(deserializer)?
+                .into_iter()
+                .map(|time| time.0)
+                .collect(),
+        ))
+    }
+}
+
+struct InlineTime(i64);
+
+impl<'de> Deserialize<'de> for InlineTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TimeVisitor)
+    }
+}
+
+struct TimeVisitor;
+
+impl TimeVisitor {
+    fn seconds<E: de::Error>(self, seconds: f64) -> Result<InlineTime, E> {
+        // Unix seconds within years 0..10000, like RFC 3339.
+        if seconds.is_finite() && (-62_167_219_200.0..253_402_300_800.0).contains(&seconds) {
+            Ok(InlineTime((seconds * 1000.0).round() as i64))
+        } else {
+            Err(E::invalid_value(de::Unexpected::Float(seconds), &self))
+        }
+    }
+}
+
+impl Visitor<'_> for TimeVisitor {
+    type Value = InlineTime;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Unix time in seconds or an RFC 3339 timestamp")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        self.seconds(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.seconds(v as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.seconds(v as f64)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .map(|time| InlineTime(time.timestamp_millis()))
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +264,41 @@ mod tests {
         assert_eq!(&pair.baseline[..2], &[1.0, 2.5]);
         assert!(pair.baseline[2..].iter().all(|v| v.is_nan()));
         assert_eq!(pair.canary, vec![3.0]);
+    }
+
+    #[test]
+    fn timestamps_are_seconds_or_rfc3339_one_per_value() {
+        let data = parse(
+            r#"{"m": {"baseline": [1, 2], "canary": [3, 4],
+                      "baselineTimes": [1700000000, 1700000060.5],
+                      "experimentTimes": ["2023-11-14T22:13:20Z", "2023-11-14T22:14:20+00:00"]}}"#,
+        )
+        .unwrap();
+        let set = data.into_metric_set().unwrap();
+        let pair = set.get("m").unwrap();
+        assert_eq!(pair.baseline_times, [1_700_000_000_000, 1_700_000_060_500]);
+        assert_eq!(pair.canary_times, [1_700_000_000_000, 1_700_000_060_000]);
+        let short = parse(r#"{"m": {"baseline": [1, 2], "canary": [3], "baselineTimes": [1]}}"#)
+            .unwrap()
+            .into_metric_set()
+            .unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "m: baselineTimes has 1 entries for 2 values (one timestamp per value)"
+        );
+        for (text, want) in [
+            (
+                r#"{"m": {"baseline": [1], "canary": [1], "canaryTimes": ["yesterday"]}}"#,
+                "yesterday",
+            ),
+            (
+                r#"{"m": {"baseline": [1], "canary": [1], "canaryTimes": [1e300]}}"#,
+                "Unix time",
+            ),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(want), "{text}: {error}");
+        }
     }
 
     #[test]

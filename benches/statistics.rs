@@ -121,14 +121,23 @@ fn judgement_of_50_metrics(c: &mut Criterion) {
     };
     let config = |method: &str| judge_config("NetflixACAJudge-v1.0", method);
     let mut data = MetricSet::default();
-    // A day of one-minute points, as the Serin judge's target states it.
+    // A day of one-minute points with their timestamps (as Prometheus gives them), as
+    // the Serin judge's target states it.
     let mut day = MetricSet::default();
+    let minutes: Vec<i64> = (0..1440)
+        .map(|minute| 1_795_428_000_000 + 60_000 * minute)
+        .collect();
     for i in 0..METRICS {
         let mut rng = SplitMix(1_000 + i as u64);
         let shift = if i % 10 == 0 { 1.3 } else { 1.0 };
         day.insert(
             format!("metric_{i}"),
-            MetricPair::new(rng.lognormal(1440, 1.0), rng.lognormal(1440, shift)),
+            MetricPair {
+                baseline: rng.lognormal(1440, 1.0),
+                canary: rng.lognormal(1440, shift),
+                baseline_times: minutes.clone(),
+                canary_times: minutes.clone(),
+            },
         );
     }
     for i in 0..METRICS {

@@ -10,7 +10,7 @@ use crate::classify::{Classification, Evidence, finite_or_null};
 use crate::config::{Direction, MetricKind};
 use crate::data::{MetricPair, Scope};
 use crate::stats::IntervalMethod;
-use crate::stats::eprocess::{Betting, RateBin, RateRatio, log_mean_exp, sign_threshold};
+use crate::stats::eprocess::{Betting, RateBin, RateRatio, sign_threshold};
 
 /// What the Serin judge concluded about one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -308,7 +308,8 @@ fn rate_bins(events: &MetricPair, requests: &MetricPair) -> Vec<Bin<(f64, f64)>>
 /// The baseline moved by the margin: `y + (c - 1)·|y|`, so that negative values move
 /// the same way as positive ones.
 fn margin_of(baseline: f64, ratio: f64) -> f64 {
-    (ratio - 1.0).mul_add(baseline.abs(), baseline)
+    // Not mul_add: without FMA in the target it is a library call.
+    baseline + (ratio - 1.0) * baseline.abs()
 }
 
 /// The tail test's statistic: `ln(x / m)` over twice the mean size of the log ratios
@@ -376,11 +377,11 @@ struct Regression {
     up: bool,
 }
 
-/// One e-process of the mixture.
+/// One e-process of the mixture: its test and direction (true: up).
+#[derive(Debug, Clone, Copy)]
 struct Watch {
     test: SequentialTest,
     up: bool,
-    betting: Betting,
 }
 
 /// The regression tests of a continuous metric, in one e-process: the mean of the
@@ -393,17 +394,11 @@ fn regression_tests(
     up: bool,
     down: bool,
 ) -> Regression {
-    let log_threshold = (1.0 / settings.alpha).ln();
-    let unbounded = || Betting::new(f64::INFINITY);
-    let mut watches = Vec::new();
+    let mut watches = Vec::with_capacity(5);
     for (on, is_up) in [(up, true), (down, false)] {
         if on {
             for test in [SequentialTest::Level, SequentialTest::Tail] {
-                watches.push(Watch {
-                    test,
-                    up: is_up,
-                    betting: unbounded(),
-                });
+                watches.push(Watch { test, up: is_up });
             }
         }
     }
@@ -411,63 +406,59 @@ fn regression_tests(
         watches.push(Watch {
             test: SequentialTest::Spread,
             up: true,
-            betting: unbounded(),
         });
     }
+    let mut mixture = Betting::with_rows(watches.len(), (1.0 / settings.alpha).ln());
     let mut scales = [LogRatioScale::default(); 2];
-    let mut logs = vec![0.0; watches.len()];
     let mut out = Regression {
         detected_bin: None,
         max_log_e: 0.0,
         test: SequentialTest::Level,
         up,
     };
+    // Rows in `watches` order: level and tail up, level and tail down, spread up.
+    let (level_up, tail_up) = (0, 1);
+    let (level_down, tail_down) = if up { (2, 3) } else { (0, 1) };
+    let spread = watches.len() - 1;
     for (index, bin) in bins.iter().enumerate() {
-        for watch in &mut watches {
-            let (margin, worse, scale) = if watch.up {
-                (settings.allowed_increase, 1.0, &mut scales[0])
-            } else {
-                (settings.allowed_decrease, -1.0, &mut scales[1])
-            };
-            let moved = margin_of(bin.baseline, margin);
-            match watch.test {
-                SequentialTest::Level => watch.betting.observe(worse * sign(bin.canary - moved)),
-                SequentialTest::Tail => {
-                    watch
-                        .betting
-                        .observe(worse * scale.statistic(bin.canary, moved));
-                }
-                // Spread: bins in consecutive pairs, observed at the second of each.
-                SequentialTest::Spread if index % 2 == 1 => {
-                    let previous = bins[index - 1];
-                    let canary = (bin.canary - previous.canary).abs();
-                    let baseline = (bin.baseline - previous.baseline).abs();
-                    watch
-                        .betting
-                        .observe(sign(canary - margin_of(baseline, margin)));
-                }
-                SequentialTest::Spread | SequentialTest::Rate => {}
+        if up {
+            let moved = margin_of(bin.baseline, settings.allowed_increase);
+            mixture.bet(level_up, sign(bin.canary - moved));
+            mixture.bet(tail_up, scales[0].statistic(bin.canary, moved));
+            // Spread: bins in consecutive pairs, observed at the second of each.
+            if index % 2 == 1 {
+                let previous = bins[index - 1];
+                let canary = (bin.canary - previous.canary).abs();
+                let baseline = (bin.baseline - previous.baseline).abs();
+                mixture.bet(
+                    spread,
+                    sign(canary - margin_of(baseline, settings.allowed_increase)),
+                );
             }
         }
-        for (log, watch) in logs.iter_mut().zip(&watches) {
-            *log = watch.betting.state().log_e;
+        if down {
+            let moved = margin_of(bin.baseline, settings.allowed_decrease);
+            mixture.bet(level_down, -sign(bin.canary - moved));
+            mixture.bet(tail_down, -scales[1].statistic(bin.canary, moved));
         }
-        let log_e = log_mean_exp(&logs);
-        if out.detected_bin.is_none() && log_e > out.max_log_e {
-            let (heaviest, _) =
-                logs.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (at, &log)| {
-                        if log > best.1 { (at, log) } else { best }
-                    });
+        let new_max = mixture.close();
+        if out.detected_bin.is_none() && new_max {
+            // The row that weighs most at the new maximum names the test.
+            let heaviest = (0..watches.len())
+                .map(|row| mixture.row_log_e(row))
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (row, log)| {
+                    if log > best.1 { (row, log) } else { best }
+                })
+                .0;
             out.test = watches[heaviest].test;
             out.up = watches[heaviest].up;
         }
-        out.max_log_e = out.max_log_e.max(log_e);
-        if out.detected_bin.is_none() && log_e >= log_threshold {
-            out.detected_bin = Some(index);
+        if out.detected_bin.is_none() {
+            out.detected_bin = mixture.crossed_at();
         }
     }
+    out.max_log_e = mixture.state().max_log_e;
     out
 }
 

@@ -52,58 +52,118 @@ impl EState {
     }
 }
 
-/// The betting mixture `E_t = mean_λ Π_{j≤t} (1 + λ·s_j)` over [`BETS`], for
-/// statistics `s_j` in `[-1, 1]` whose conditional mean is at most 0 under the null.
+/// Betting mixtures on one or more statistics, advanced bin by bin: row `r` is the
+/// mixture `mean_λ Π_{j≤t} (1 + λ·s_{r,j})` over [`BETS`] for statistics `s_{r,j}` in
+/// `[-1, 1]` whose conditional mean is at most 0 under the null, and the process
+/// tested is the mean of the rows (a mean of e-processes on one filtration is one).
 ///
-/// Products are kept with a shared binary scale, so 10⁶ observations neither
-/// overflow nor underflow, and an observation costs a multiply and an add per bet.
+/// Every product is kept on one shared binary scale, so 10⁶ observations neither
+/// overflow nor underflow, and the threshold and the running maximum are compared on
+/// that scale: an observation costs a multiply and an add per bet, and no logarithm.
+/// A row that falls below 10⁻¹⁵⁰ of the total is flushed towards 0, which can only
+/// lower the process (the test stays valid).
 #[derive(Debug, Clone)]
 pub struct Betting {
-    products: [f64; BETS.len()],
-    /// ln of the factor the products are divided by.
+    products: Vec<[f64; BETS.len()]>,
+    /// ln of the factor every product is divided by.
     log_scale: f64,
-    log_threshold: f64,
-    state: EState,
+    /// The threshold and the largest sum so far, on the current scale.
+    threshold: f64,
+    max_sum: f64,
+    sum: f64,
+    observations: usize,
+    crossed_at: Option<usize>,
 }
 
 impl Betting {
-    /// A process that records when it first reaches `exp(log_threshold)`.
+    /// One statistic's mixture, which records when it first reaches `exp(log_threshold)`.
     pub fn new(log_threshold: f64) -> Self {
+        Self::with_rows(1, log_threshold)
+    }
+
+    /// The mean of `rows` mixtures, which records when it first reaches `exp(log_threshold)`.
+    pub fn with_rows(rows: usize, log_threshold: f64) -> Self {
+        let count = (rows * BETS.len()) as f64;
         Self {
-            products: [1.0; BETS.len()],
+            products: vec![[1.0; BETS.len()]; rows],
             log_scale: 0.0,
-            log_threshold,
-            state: EState::new(),
+            threshold: log_threshold.exp() * count,
+            max_sum: count,
+            sum: count,
+            observations: 0,
+            crossed_at: None,
         }
     }
 
-    /// Takes one statistic; values outside `[-1, 1]` (or NaN) are clamped to it (NaN: 0).
+    /// Takes one statistic of a one-row process and closes the bin.
     pub fn observe(&mut self, statistic: f64) {
+        self.bet(0, statistic);
+        self.close();
+    }
+
+    /// Takes one statistic of row `row`; values outside `[-1, 1]` are clamped to it
+    /// (NaN: 0). A row that skips a bin bets nothing on it.
+    pub fn bet(&mut self, row: usize, statistic: f64) {
         let s = if statistic.is_nan() {
             0.0
         } else {
             statistic.clamp(-1.0, 1.0)
         };
-        let mut sum = 0.0;
-        for (product, bet) in self.products.iter_mut().zip(BETS) {
-            *product *= bet.mul_add(s, 1.0);
-            sum += *product;
+        for (product, bet) in self.products[row].iter_mut().zip(BETS) {
+            // Not mul_add: without FMA in the target it is a library call.
+            *product *= 1.0 + bet * s;
         }
+    }
+
+    /// Closes a bin; returns whether the process reached a new maximum in it.
+    pub fn close(&mut self) -> bool {
+        let mut sum: f64 = self.products.iter().flatten().sum();
         if !(1e-150..=1e150).contains(&sum) {
             let factor = sum;
-            for product in &mut self.products {
+            for product in self.products.iter_mut().flatten() {
                 *product /= factor;
             }
             self.log_scale += factor.ln();
+            self.threshold /= factor;
+            self.max_sum /= factor;
             sum = 1.0;
         }
-        let log_e = (sum / BETS.len() as f64).ln() + self.log_scale;
-        self.state.record(log_e, self.log_threshold);
+        self.sum = sum;
+        let new_max = sum > self.max_sum;
+        if new_max {
+            self.max_sum = sum;
+        }
+        if self.crossed_at.is_none() && sum >= self.threshold {
+            self.crossed_at = Some(self.observations);
+        }
+        self.observations += 1;
+        new_max
     }
 
-    /// Where the process stands.
+    fn log_of(&self, sum: f64, count: usize) -> f64 {
+        (sum / count as f64).ln() + self.log_scale
+    }
+
+    /// ln of row `row`'s mixture now.
+    pub fn row_log_e(&self, row: usize) -> f64 {
+        let sum: f64 = self.products[row].iter().sum();
+        self.log_of(sum, BETS.len())
+    }
+
+    /// The first bin (0-based) at which the process reached its threshold.
+    pub fn crossed_at(&self) -> Option<usize> {
+        self.crossed_at
+    }
+
+    /// Where the process (the mean of the rows) stands.
     pub fn state(&self) -> EState {
-        self.state
+        let count = self.products.len() * BETS.len();
+        EState {
+            observations: self.observations,
+            log_e: self.log_of(self.sum, count),
+            max_log_e: self.log_of(self.max_sum, count).max(0.0),
+            crossed_at: self.crossed_at,
+        }
     }
 }
 
@@ -217,10 +277,8 @@ impl RateRatio {
             let null = theta(self.null_ratio);
             for (log, &ratio) in self.log_ratios.iter_mut().zip(&self.ratios) {
                 let alternative = theta(ratio);
-                *log += bin.canary_events.mul_add(
-                    (alternative / null).ln(),
-                    bin.baseline_events * ((1.0 - alternative) / (1.0 - null)).ln(),
-                );
+                *log += bin.canary_events * (alternative / null).ln()
+                    + bin.baseline_events * ((1.0 - alternative) / (1.0 - null)).ln();
             }
         }
         let log_e = log_mean_exp(&self.log_ratios);

@@ -3,6 +3,7 @@
 mod contracts;
 mod fixtures;
 mod fuzz;
+mod golden_eprocess;
 mod golden_r;
 mod golden_scipy;
 mod judging;

@@ -15,3 +15,8 @@ pub const EXACT_DISTRIBUTION_RELATIVE: f64 = 1e-12;
 pub fn close_relative(got: f64, want: f64, relative: f64, floor: f64) -> bool {
     (got - want).abs() <= (relative * want.abs()).max(floor)
 }
+
+/// ln e-values against scipy, relative (absolute below 1): both sum logarithms of
+/// the same factors in double precision, Serin as products on a shared scale, scipy
+/// as sums of log1p terms, so they differ by rounding over up to 20,000 steps.
+pub const E_PROCESS_LOG: f64 = 1e-9;

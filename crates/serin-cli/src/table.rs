@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use serin_core::config::SERIN_JUDGE_NAME;
 use serin_core::{CanaryConfig, Classification, JudgeResult};
 use serin_csv::LoadedMetrics;
 
@@ -49,6 +50,16 @@ pub(crate) fn write(
     }
     writeln!(out)?;
     let settings = &config.judge.judge_configurations;
+    let serin = result.judge_name == SERIN_JUDGE_NAME;
+    if serin {
+        writeln!(
+            out,
+            "judge: {SERIN_JUDGE_NAME}, alpha {} over every look, minSamples {}",
+            settings.alpha, settings.min_samples
+        )?;
+        writeln!(out)?;
+        return write_serin(out, result);
+    }
     writeln!(
         out,
         "judge: tolerance {}, confidence {}, interval method {:?}, minSamples {}",
@@ -97,6 +108,58 @@ pub(crate) fn write(
     let confidence_header = format!("{}% interval", settings.conf_level * 100.0);
     let mut header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
     header[7] = confidence_header;
+    write_rows(out, &header, &rows)?;
+    write_summary(out, result)
+}
+
+/// The Serin judge's table: bins, the median ratio with its confidence sequence, the
+/// e-value and the decision.
+fn write_serin(out: &mut dyn Write, result: &JudgeResult) -> io::Result<()> {
+    let header: Vec<String> = [
+        "metric",
+        "result",
+        "bins",
+        "canary mean",
+        "base mean",
+        "ratio",
+        "confidence sequence",
+        "e-value",
+        "decision",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    let mut rows = Vec::new();
+    for metric in &result.results {
+        let sequential = metric.evidence.sequential;
+        let mut label = metric.classification.as_str().to_owned();
+        if metric.critical {
+            label.push_str(" (critical)");
+        }
+        if metric.muted {
+            label.push_str(" (muted)");
+        }
+        let sequence = match sequential.and_then(|s| s.ratio_lower.zip(s.ratio_upper)) {
+            Some((lower, upper)) => format!("[{}, {}]", number(Some(lower)), number(Some(upper))),
+            None => "-".to_owned(),
+        };
+        rows.push([
+            metric.name.clone(),
+            label,
+            sequential.map_or_else(|| "-".to_owned(), |s| s.bins.to_string()),
+            number(Some(metric.experiment_metadata.stats.mean)),
+            number(Some(metric.control_metadata.stats.mean)),
+            number(sequential.and_then(|s| s.ratio)),
+            sequence,
+            number(sequential.map(|s| s.e_value)),
+            sequential.map_or("-", |s| s.decision.as_str()).to_owned(),
+        ]);
+    }
+    write_rows(out, &header, &rows)?;
+    write_summary(out, result)
+}
+
+fn write_rows(out: &mut dyn Write, header: &[String], rows: &[[String; 9]]) -> io::Result<()> {
     let widths: Vec<usize> = (0..header.len())
         .map(|column| {
             rows.iter()
@@ -117,9 +180,14 @@ pub(crate) fn write(
             .to_owned()
     };
     writeln!(out, "{}", line(&header))?;
-    for row in &rows {
+    for row in rows {
         writeln!(out, "{}", line(row))?;
     }
+    Ok(())
+}
+
+/// Group scores, the score, the verdict and its reasons.
+fn write_summary(out: &mut dyn Write, result: &JudgeResult) -> io::Result<()> {
     writeln!(out)?;
     for group in &result.group_scores {
         let note = if group.no_data {

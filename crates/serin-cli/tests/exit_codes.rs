@@ -278,6 +278,26 @@ fn judge_flag_chooses_the_judge() {
         };
         assert_eq!(answer["judgeName"], name, "{flag} {data}");
     }
+    // The Serin judge's table: its own header and columns, the decision per metric.
+    let output = serin(&[
+        "judge",
+        "--config",
+        &config,
+        "--data",
+        &example("metrics-regressed.csv"),
+        "--judge",
+        "serin",
+    ]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    for want in [
+        "judge: SerinJudge-v1.0, alpha 0.01 over every look",
+        "confidence sequence  e-value",
+        "decision",
+        "regression",
+        "since 2026-11-23T10:",
+    ] {
+        assert!(table.contains(want), "{want}: {table}");
+    }
     // A judge name Serin does not know, in the config: an input error naming the known ones.
     let text = std::fs::read_to_string(&config).unwrap();
     let unknown = scratch(

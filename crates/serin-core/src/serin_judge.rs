@@ -24,6 +24,17 @@ pub enum Decision {
     Undecided,
 }
 
+impl Decision {
+    /// The decision as serialized (`regression`, `no-regression`, `undecided`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Regression => "regression",
+            Self::NoRegression => "no-regression",
+            Self::Undecided => "undecided",
+        }
+    }
+}
+
 /// The e-process that decided (or came closest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -536,9 +547,11 @@ fn when(bin: usize, at: Option<i64>) -> String {
     }
 }
 
-/// A small probability as written in a config (`0.01`, `0.0025`).
+/// A number as a person writes it, to at most 6 decimals (`0.01`, `0.0025`, `99.6667`
+/// for a percentage).
 fn number_exact(value: f64) -> String {
-    format!("{}", (value * 1e9).round() / 1e9)
+    let digits = if value.abs() >= 1.0 { 1e4 } else { 1e9 };
+    format!("{}", (value * digits).round() / digits)
 }
 
 fn number(value: f64) -> String {
@@ -733,9 +746,9 @@ fn classify_continuous(
     };
     let interval = match (ratio, ratio_lower, ratio_upper) {
         (Some(ratio), Some(lower), Some(upper)) => format!(
-            "median canary/baseline ratio {} ({:.0} % confidence sequence {}…{})",
+            "median canary/baseline ratio {} ({} % confidence sequence {}…{})",
             number(ratio),
-            100.0 * (1.0 - settings.alpha),
+            number_exact(100.0 * (1.0 - settings.alpha)),
             number(lower),
             number(upper)
         ),

@@ -11,6 +11,7 @@ use thiserror::Error;
 
 pub use http::{HttpJudge, MAX_ANSWER_BYTES};
 
+use crate::clock::Timestamp;
 use crate::weight::Weight;
 
 /// A verdict as the judge service reports it.
@@ -31,13 +32,28 @@ pub struct JudgeRequest {
     /// The canary-config name.
     pub config: String,
     /// The metric window.
-    pub lookback: Duration,
+    pub window: RequestWindow,
     /// The plan step (0-based) the rollout is at.
     pub step_index: usize,
     /// The canary weight in force.
     pub weight: Weight,
     /// Whether this is the background analysis.
     pub background: bool,
+}
+
+/// The metric window of one question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestWindow {
+    /// The last `lookback` before the judge's now.
+    Lookback(Duration),
+    /// From `start` (the step's or the rollout's) to `end` (the rollout's now): a
+    /// window that grows from one start over every verdict.
+    Since {
+        /// The window's start.
+        start: Timestamp,
+        /// The window's end.
+        end: Timestamp,
+    },
 }
 
 /// The judge's answer.

@@ -16,7 +16,7 @@ pub mod state;
 pub mod weight;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use judge::{HttpJudge, Judge, JudgeError, JudgeOutcome, JudgeRequest, Verdict};
+pub use judge::{HttpJudge, Judge, JudgeError, JudgeOutcome, JudgeRequest, RequestWindow, Verdict};
 pub use machine::{AbortReport, Progress, Rollout, RolloutError};
 pub use plan::{Plan, PlanError, Step};
 pub use router::{AnyRouter, Router, RouterConfig, RouterError, RouterWrite, WeightChange};

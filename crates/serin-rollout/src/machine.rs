@@ -14,7 +14,7 @@
 use tracing::{info, warn};
 
 use crate::clock::{Clock, Timestamp};
-use crate::judge::{Judge, JudgeError, JudgeRequest, Verdict};
+use crate::judge::{Judge, JudgeError, JudgeRequest, RequestWindow, Verdict};
 use crate::plan::{Analysis, Plan, Step};
 use crate::router::{Router, RouterError, RouterWrite, WeightChange};
 use crate::state::{
@@ -438,9 +438,20 @@ impl<S: StateStore, R: Router, J: Judge, C: Clock> Rollout<S, R, J, C> {
 
     async fn measure(&mut self, analysis: &Analysis, background: bool) -> Result<(), RolloutError> {
         let weight = self.state.weight.unwrap_or(Weight::ZERO);
+        let window = match analysis.lookback {
+            Some(lookback) => RequestWindow::Lookback(lookback),
+            None => RequestWindow::Since {
+                start: if background {
+                    self.state.started_at
+                } else {
+                    self.state.step_started_at
+                },
+                end: self.clock.now(),
+            },
+        };
         let request = JudgeRequest {
             config: analysis.config.clone(),
-            lookback: analysis.lookback,
+            window,
             step_index: self.state.step_index,
             weight,
             background,

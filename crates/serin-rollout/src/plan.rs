@@ -58,7 +58,11 @@ pub struct Pause {
     pub duration: Option<Duration>,
 }
 
-/// An analysis step: `count` verdicts, `interval` apart, each over the last `lookback`.
+/// An analysis step: `count` verdicts, `interval` apart, each over the last `lookback`,
+/// or, without `lookback`, over the window growing from the step's start (from the
+/// rollout's start for the background analysis): the window the Serin judge's
+/// false-fail bound holds over, however many verdicts are asked (as Kayenta's
+/// standalone analysis without `lookbackMins`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Analysis {
@@ -70,9 +74,14 @@ pub struct Analysis {
     /// How many verdicts make the step (at least 1).
     #[serde(default = "default_count")]
     pub count: u32,
-    /// The metric window each verdict judges.
-    #[serde(with = "duration_text")]
-    pub lookback: Duration,
+    /// The metric window each verdict judges: the last `lookback`; absent, from the
+    /// step's (background: the rollout's) start to the verdict.
+    #[serde(
+        default,
+        with = "duration_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lookback: Option<Duration>,
     /// Failed verdicts tolerated; one more aborts the rollout (Argo's `failureLimit`, default 0).
     #[serde(default)]
     pub failure_limit: u32,
@@ -203,7 +212,7 @@ impl Analysis {
                 "{at}.interval: must be positive"
             )));
         }
-        if self.lookback.is_zero() {
+        if self.lookback.is_some_and(|lookback| lookback.is_zero()) {
             return Err(PlanError::Invalid(format!(
                 "{at}.lookback: must be positive"
             )));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Judge, JudgeError, JudgeOutcome, JudgeRequest, JudgeTarget};
+use super::{Judge, JudgeError, JudgeOutcome, JudgeRequest, JudgeTarget, RequestWindow};
 
 /// The largest answer read from the judge (1 MiB); a longer one is a source error.
 /// A verdict with Kayenta's `judgeResult` for a few dozen metrics is tens of kilobytes.
@@ -52,8 +52,14 @@ impl HttpJudge {
             "configName": request.config,
             "baseline": target.baseline,
             "canary": target.canary,
-            "lookback": duration_text(request.lookback),
         });
+        match request.window {
+            RequestWindow::Lookback(lookback) => body["lookback"] = json!(duration_text(lookback)),
+            RequestWindow::Since { start, end } => {
+                body["start"] = json!(start.rfc3339());
+                body["end"] = json!(end.rfc3339());
+            }
+        }
         if let Some(endpoint) = &target.endpoint {
             body["endpoint"] = json!(endpoint);
         }

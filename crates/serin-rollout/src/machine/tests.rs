@@ -179,6 +179,8 @@ fn killed_router() -> RouterError {
 struct ScriptedJudge {
     by_step: Arc<HashMap<(usize, bool), Vec<Answer>>>,
     calls: Arc<Mutex<HashMap<(usize, bool), usize>>>,
+    /// Every request's (step, background, window), in order.
+    windows: Arc<Mutex<Vec<(usize, bool, RequestWindow)>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -200,6 +202,7 @@ impl ScriptedJudge {
                     .collect(),
             ),
             calls: Arc::default(),
+            windows: Arc::default(),
         }
     }
 }
@@ -207,6 +210,10 @@ impl ScriptedJudge {
 impl Judge for ScriptedJudge {
     async fn judge(&self, request: &JudgeRequest) -> Result<JudgeOutcome, JudgeError> {
         let key = (request.step_index, request.background);
+        self.windows
+            .lock()
+            .unwrap()
+            .push((request.step_index, request.background, request.window));
         let call = {
             let mut calls = self.calls.lock().unwrap();
             let count = calls.entry(key).or_default();
@@ -576,6 +583,41 @@ async fn time_is_only_what_the_plan_asks_for() {
         .map(|v| (v.step_index, v.weight.canary()))
         .collect();
     assert_eq!(verdicts, [(1, 5), (1, 5), (5, 50)]);
+}
+
+/// Without `lookback`, every verdict of a step judges the window growing from the
+/// step's start (the background analysis: from the rollout's start), ending now.
+#[tokio::test]
+async fn an_analysis_without_lookback_judges_the_window_since_its_start() {
+    let text = PLAN.replace("count: 1, lookback: 5m", "count: 2").replace(
+        "pollInterval: 10s",
+        "pollInterval: 10s\nbackgroundAnalysis: {startingStep: 2, config: c, interval: 2m}",
+    );
+    let harness = Harness::new(&text, ScriptedJudge::default());
+    let mut rollout = harness.rollout(&Killer::disarmed()).await.unwrap();
+    assert_eq!(rollout.run().await.unwrap(), Phase::Completed);
+    let windows = harness.judge.windows.lock().unwrap().clone();
+    let minute = 60_000;
+    let since = |start: u64, end: u64| RequestWindow::Since {
+        start: Timestamp::from_millis(START + start * minute),
+        end: Timestamp::from_millis(START + end * minute),
+    };
+    // Step 1 keeps its lookback; the background analysis (from step 2, every 2 min)
+    // judges from the rollout's start; step 5 starts after the pause, at minute 7, and
+    // asks twice a minute apart from there.
+    let lookback = RequestWindow::Lookback(Duration::from_secs(300));
+    assert_eq!(
+        windows,
+        [
+            (1, false, lookback),
+            (1, false, lookback),
+            (3, true, since(0, 4)),
+            (3, true, since(0, 6)),
+            (5, true, since(0, 8)),
+            (5, false, since(7, 8)),
+            (5, false, since(7, 9)),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -51,7 +51,7 @@ fn a_full_plan_and_its_defaults() {
                 config: "checkout".into(),
                 interval: Duration::from_secs(60),
                 count: 5,
-                lookback: Duration::from_secs(600),
+                lookback: Some(Duration::from_secs(600)),
                 failure_limit: 1,
                 inconclusive_limit: 0,
                 consecutive_error_limit: 4,

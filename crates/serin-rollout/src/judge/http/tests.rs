@@ -90,7 +90,7 @@ fn target(url: &str) -> JudgeTarget {
 fn request() -> JudgeRequest {
     JudgeRequest {
         config: "checkout".into(),
-        lookback: Duration::from_secs(600),
+        window: RequestWindow::Lookback(Duration::from_secs(600)),
         step_index: 1,
         weight: Weight::new(5).unwrap(),
         background: false,
@@ -348,4 +348,20 @@ async fn answers_are_read_up_to_a_mebibyte() {
             _ => panic!("{name}: {result:?}"),
         }
     }
+}
+
+#[test]
+fn a_growing_window_is_sent_as_start_and_end() {
+    let judge = HttpJudge::new(target("http://127.0.0.1:1"), None).unwrap();
+    let request = JudgeRequest {
+        window: RequestWindow::Since {
+            start: crate::clock::Timestamp::from_millis(1_700_000_000_000),
+            end: crate::clock::Timestamp::from_millis(1_700_000_090_500),
+        },
+        ..request()
+    };
+    let body = judge.body(&request);
+    assert_eq!(body["start"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(body["end"], "2023-11-14T22:14:50.500Z");
+    assert!(body.get("lookback").is_none(), "{body}");
 }

@@ -129,6 +129,41 @@ async fn inline_judgements_answer_200_with_the_verdict() {
     );
 }
 
+/// The Serin judge from `/judge`: an inline config naming it, inline data with
+/// timestamps; the answer carries its sequential evidence and reasons with the time.
+#[tokio::test]
+async fn the_serin_judge_answers_from_judge_with_timestamps() {
+    let state = state("");
+    let mut config: Value = serde_json::from_str(
+        &std::fs::read_to_string(configs_dir().join("checkout.json")).unwrap(),
+    )
+    .unwrap();
+    config["judge"] = json!({"name": "SerinJudge-v1.0", "judgeConfigurations": {}});
+    let times: Vec<String> = (0..60)
+        .map(|minute| format!("2026-12-03T10:{minute:02}:00Z"))
+        .collect();
+    for (latency, errors, verdict) in [(1.0, 1.0, "pass"), (1.3, 5.0, "fail")] {
+        let mut data = inline(latency, errors);
+        for metric in data.as_object_mut().unwrap().values_mut() {
+            metric["baselineTimes"] = json!(times);
+            metric["canaryTimes"] = json!(times);
+        }
+        let body = json!({"config": config, "data": data});
+        let answer = call(&state, "POST", "/judge", &[], body.to_string()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let json = answer.json();
+        assert_eq!(json["verdict"], verdict, "{}", answer.body);
+        assert_eq!(json["judgeResult"]["judgeName"], "SerinJudge-v1.0");
+        let latency_evidence = &json["judgeResult"]["results"][0]["evidence"]["sequential"];
+        assert_eq!(latency_evidence["bins"], 60, "{}", answer.body);
+        if verdict == "fail" {
+            assert_eq!(latency_evidence["decision"], "regression");
+            let reasons = json["reasons"].to_string();
+            assert!(reasons.contains("since 2026-12-03T10:"), "{reasons}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_statuses() {
     let state = state("body_limit_bytes = 4096\n");

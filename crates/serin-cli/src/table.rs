@@ -179,7 +179,7 @@ fn write_rows(out: &mut dyn Write, header: &[String], rows: &[[String; 9]]) -> i
             .trim_end()
             .to_owned()
     };
-    writeln!(out, "{}", line(&header))?;
+    writeln!(out, "{}", line(header))?;
     for row in rows {
         writeln!(out, "{}", line(row))?;
     }

@@ -318,8 +318,11 @@ fn rate_bins(events: &MetricPair, requests: &MetricPair) -> Vec<Bin<(f64, f64)>>
 
 /// The baseline moved by the margin: `y + (c - 1)·|y|`, so that negative values move
 /// the same way as positive ones.
+#[expect(
+    clippy::suboptimal_flops,
+    reason = "mul_add is a library call without FMA in the target, on the hot path"
+)]
 fn margin_of(baseline: f64, ratio: f64) -> f64 {
-    // Not mul_add: without FMA in the target it is a library call.
     baseline + (ratio - 1.0) * baseline.abs()
 }
 
@@ -788,6 +791,66 @@ fn classify_continuous(
     }
 }
 
+/// The ends of a confidence sequence on a rate ratio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RateBounds {
+    lower: Option<f64>,
+    upper: Option<f64>,
+}
+
+/// The `1 - alpha` confidence sequence on the rate ratio: the ratios `R0` that neither
+/// one-sided test (each at `alpha / 2`) has rejected at any bin so far. "Ratio at most
+/// `R0`" is rejected for every `R0` below the lower end, "at least `R0`" for every one
+/// above the upper end; each end is found by bisection on `ln R0` over 10⁻³…10³ (an end
+/// beyond that range is `None`: unbounded there).
+fn rate_ratio_sequence(bins: &[Bin<(f64, f64)>], alpha: f64) -> RateBounds {
+    let log_threshold = (2.0 / alpha).ln();
+    let rejected = |null_ratio: f64, above: bool| {
+        let mut test = if above {
+            RateRatio::above(null_ratio, log_threshold)
+        } else {
+            RateRatio::below(null_ratio, log_threshold)
+        };
+        bins.iter().any(|bin| {
+            test.observe(RateBin {
+                canary_events: bin.canary.0,
+                canary_requests: bin.canary.1,
+                baseline_events: bin.baseline.0,
+                baseline_requests: bin.baseline.1,
+            });
+            test.state().crossed_at.is_some()
+        })
+    };
+    // `rejected(R0, above)` holds for small R0 and fails for large ones; the other
+    // way round for `below`. Bisection on the boundary, to 0.1 % in the ratio.
+    let boundary = |above: bool| -> Option<f64> {
+        let (mut low, mut high) = (1e-3f64.ln(), 1e3f64.ln());
+        let inside = |log_ratio: f64| rejected(log_ratio.exp(), above) == above;
+        match (inside(low), inside(high)) {
+            // The lower end is below the range: unbounded there; the upper end is
+            // below it too: at most the range's bottom.
+            (false, _) => return (!above).then_some(low.exp()),
+            // Both ends above the range: the lower end at least its top; the upper
+            // end unbounded.
+            (true, true) => return above.then_some(high.exp()),
+            (true, false) => {}
+        }
+        while high - low > 1e-3 {
+            let middle = 0.5 * (low + high);
+            if inside(middle) {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        Some(if above { low.exp() } else { high.exp() })
+    };
+    RateBounds {
+        lower: boundary(true),
+        upper: boundary(false),
+    }
+}
+
 fn classify_rate(
     name: &str,
     bins: &[Bin<(f64, f64)>],
@@ -841,6 +904,7 @@ fn classify_rate(
         Decision::Undecided
     };
     let (canary_rate, baseline_rate) = (e / n, f / m);
+    let bounds = rate_ratio_sequence(bins, settings.alpha);
     let ratio = canary_rate / baseline_rate;
     let margin = match detected {
         Some((_, false)) => settings.allowed_decrease,
@@ -858,13 +922,32 @@ fn classify_rate(
         detected_bin: detected.map(|(bin, _)| bin),
         detected_at: detected.and_then(|(bin, _)| bins[bin].at),
         ratio: Some(ratio),
-        ratio_lower: None,
-        ratio_upper: None,
+        ratio_lower: bounds.lower,
+        ratio_upper: bounds.upper,
         canary_rate: Some(canary_rate),
         baseline_rate: Some(baseline_rate),
     };
+    let confidence = number_exact(100.0 * (1.0 - settings.alpha));
+    let sequence = match (bounds.lower, bounds.upper) {
+        (Some(lower), Some(upper)) => {
+            format!(
+                ", rate ratio {}…{} with {confidence} % confidence",
+                number(lower),
+                number(upper)
+            )
+        }
+        (Some(lower), None) => format!(
+            ", rate ratio ≥ {} with {confidence} % confidence",
+            number(lower)
+        ),
+        (None, Some(upper)) => format!(
+            ", rate ratio ≤ {} with {confidence} % confidence",
+            number(upper)
+        ),
+        (None, None) => String::new(),
+    };
     let rates = format!(
-        "rate {:.2} % vs {:.2} % ({} of {} requests against {} of {})",
+        "rate {:.2} % vs {:.2} % ({} of {} requests against {} of {}{sequence})",
         100.0 * canary_rate,
         100.0 * baseline_rate,
         number(e),

@@ -103,6 +103,10 @@ impl Betting {
 
     /// Takes one statistic of row `row`; values outside `[-1, 1]` are clamped to it
     /// (NaN: 0). A row that skips a bin bets nothing on it.
+    #[expect(
+        clippy::suboptimal_flops,
+        reason = "mul_add is a library call without FMA in the target, on the hot path"
+    )]
     pub fn bet(&mut self, row: usize, statistic: f64) {
         let s = if statistic.is_nan() {
             0.0
@@ -110,7 +114,6 @@ impl Betting {
             statistic.clamp(-1.0, 1.0)
         };
         for (product, bet) in self.products[row].iter_mut().zip(BETS) {
-            // Not mul_add: without FMA in the target it is a library call.
             *product *= 1.0 + bet * s;
         }
     }
@@ -267,6 +270,10 @@ impl RateRatio {
 
     /// Takes one bin; a bin without requests on either side, or without events, changes
     /// nothing (the binomial has no trials) but still counts as an observation.
+    #[expect(
+        clippy::suboptimal_flops,
+        reason = "mul_add is a library call without FMA in the target, on the hot path"
+    )]
     pub fn observe(&mut self, bin: RateBin) {
         let events = bin.canary_events + bin.baseline_events;
         if bin.canary_requests > 0.0 && bin.baseline_requests > 0.0 && events > 0.0 {

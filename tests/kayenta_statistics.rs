@@ -104,11 +104,14 @@ fn outliers(case: &serde_json::Value, data: &[f64]) -> Vec<bool> {
 #[test]
 fn detector_suite_reproduces() {
     let suite = json("kayenta/detector.json");
-    for case in suite["cases"].as_array().unwrap() {
+    let cases = suite["cases"].as_array().unwrap();
+    for case in cases {
         let data = numbers(&case["data"]);
         let want: Vec<bool> = serde_json::from_value(case["expected_outliers"].clone()).unwrap();
         assert_eq!(outliers(case, &data), want, "{}", case["name"]);
     }
+    // The fixture holds Kayenta's 6 DetectorSuite cases: an emptied one must not pass.
+    assert!(cases.len() >= 6, "only {} detector cases", cases.len());
 }
 
 #[test]

@@ -328,6 +328,35 @@ fn judge_metrics(
 /// A metric of the config with no data in `data` is judged with empty series (so it
 /// is Nodata, never a pass); a metric in `data` that the config does not define is
 /// an error, since a typo would otherwise silently drop a metric.
+///
+/// # Examples
+///
+/// A latency metric judged by Kayenta's judge and by the Serin judge, on a canary
+/// 30 % slower than its baseline at every minute:
+///
+/// ```
+/// use serin_core::{CanaryConfig, MetricSet, Scope, Verdict, judge};
+///
+/// let config = |judge_name: &str| {
+///     CanaryConfig::from_json(&format!(
+///         r#"{{"judge": {{"name": "{judge_name}"}},
+///             "metrics": [{{"name": "latency_ms", "groups": ["latency"],
+///                          "analysisConfigurations": {{"canary": {{"direction": "increase"}}}}}}]}}"#
+///     ))
+///     .unwrap()
+/// };
+/// let mut data = MetricSet::default();
+/// for minute in 0..60 {
+///     let at = 1_795_428_000_000 + 60_000 * minute;
+///     let load = 100.0 + (minute % 7) as f64;
+///     data.push_at("latency_ms", Scope::Baseline, at, load);
+///     data.push_at("latency_ms", Scope::Canary, at, 1.3 * load);
+/// }
+/// for judge_name in ["NetflixACAJudge-v1.0", "SerinJudge-v1.0"] {
+///     let result = judge(&config(judge_name), &data, None).unwrap();
+///     assert_eq!(result.verdict, Verdict::Fail, "{judge_name}: {:?}", result.reasons);
+/// }
+/// ```
 pub fn judge(
     config: &CanaryConfig,
     data: &MetricSet,

@@ -144,6 +144,43 @@ async fn documented_clients_reach_the_verdicts_they_should() {
         assert_eq!(&phase, expected, "web provider, canary {canary}: {body}");
     }
 
+    // The Serin judge on the same Prometheus: the config inline with its judge named,
+    // the window as `serin rollout` sends a growing one (`start` and `end`).
+    let mut serin_config = crate::fixtures::json("service/configs/checkout.json");
+    serin_config["judge"] = json!({"name": "SerinJudge-v1.0"});
+    for (canary, verdict) in [("canary", "pass"), ("canary-bad", "fail")] {
+        let now = Utc::now();
+        let body = json!({
+            "config": serin_config,
+            "baseline": {"scope": "stable"},
+            "canary": {"scope": canary},
+            "start": (now - Duration::minutes(20)).to_rfc3339_opts(SecondsFormat::Secs, true),
+            "end": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "step": "30s",
+        });
+        let response = client
+            .post(format!("{}/judge", service.url))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["verdict"], verdict,
+            "Serin judge, canary {canary}: {answer}"
+        );
+        assert_eq!(answer["judgeResult"]["judgeName"], "SerinJudge-v1.0");
+        let sequential = &answer["judgeResult"]["results"][0]["evidence"]["sequential"];
+        assert!(sequential["bins"].as_u64().unwrap() >= 20, "{answer}");
+        if verdict == "fail" {
+            assert!(
+                answer["reasons"].to_string().contains("since 20"),
+                "{answer}"
+            );
+        }
+    }
+
     // Argo Rollouts, kayenta provider: the three calls, in order.
     let template = find(&argo, "AnalysisTemplate", "serin-kayenta");
     for (canary, expected) in [
@@ -285,7 +322,8 @@ async fn documented_clients_reach_the_verdicts_they_should() {
         .await
         .unwrap();
     for line in [
-        "serin_verdicts_total{verdict=\"pass\",api=\"judge\"} 1",
+        // The web provider's pass and the Serin judge's.
+        "serin_verdicts_total{verdict=\"pass\",api=\"judge\"} 2",
         "serin_verdicts_total{verdict=\"marginal\",api=\"kayenta\"} 1",
         "serin_verdicts_total{verdict=\"fail\",api=\"flagger\"} 1",
     ] {

@@ -6,10 +6,12 @@
 //! execution is still running, a new one is refused with 503 (the client retries).
 //! Executions do not survive a restart: a client polling across a restart gets 404,
 //! which Argo Rollouts counts as a measurement error, never a pass.
+//! Time is the service's injected clock (`AppState::now`), so retention is tested
+//! without waiting; a clock that steps back never expires an execution early.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -40,11 +42,10 @@ pub struct Execution {
     pub config_id: String,
     /// Wall-clock start (reported).
     pub started: DateTime<Utc>,
-    /// Wall-clock end (reported).
+    /// Wall-clock end (reported, and where its retention starts).
     pub finished: Option<DateTime<Utc>>,
     /// State.
     pub state: ExecutionState,
-    finished_at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -76,14 +77,14 @@ impl Executions {
     }
 
     /// Registers a running execution; `None` when full of running executions.
-    pub fn start(&self, config_id: &str, now: Instant, wall: DateTime<Utc>) -> Option<String> {
+    pub fn start(&self, config_id: &str, now: DateTime<Utc>) -> Option<String> {
         let mut inner = self.inner.lock().expect("executions lock");
         self.evict(&mut inner, now);
         if inner.by_id.len() >= self.capacity {
             let oldest_finished = inner
                 .order
                 .iter()
-                .position(|id| inner.by_id.get(id).is_some_and(|e| e.finished_at.is_some()))?;
+                .position(|id| inner.by_id.get(id).is_some_and(|e| e.finished.is_some()))?;
             let id = inner
                 .order
                 .remove(oldest_finished)
@@ -98,27 +99,25 @@ impl Executions {
             Execution {
                 id: id.clone(),
                 config_id: config_id.to_owned(),
-                started: wall,
+                started: now,
                 finished: None,
                 state: ExecutionState::Running,
-                finished_at: None,
             },
         );
         Some(id)
     }
 
     /// Records the outcome of `id`.
-    pub fn finish(&self, id: &str, state: ExecutionState, now: Instant, wall: DateTime<Utc>) {
+    pub fn finish(&self, id: &str, state: ExecutionState, now: DateTime<Utc>) {
         let mut inner = self.inner.lock().expect("executions lock");
         if let Some(execution) = inner.by_id.get_mut(id) {
             execution.state = state;
-            execution.finished = Some(wall);
-            execution.finished_at = Some(now);
+            execution.finished = Some(now);
         }
     }
 
     /// The execution `id`, unless unknown or expired.
-    pub fn get(&self, id: &str, now: Instant) -> Option<Execution> {
+    pub fn get(&self, id: &str, now: DateTime<Utc>) -> Option<Execution> {
         let mut inner = self.inner.lock().expect("executions lock");
         self.evict(&mut inner, now);
         inner.by_id.get(id).cloned()
@@ -134,14 +133,15 @@ impl Executions {
         self.len() == 0
     }
 
-    fn evict(&self, inner: &mut Inner, now: Instant) {
+    fn evict(&self, inner: &mut Inner, now: DateTime<Utc>) {
         let retention = self.retention;
         let Inner { by_id, order, .. } = inner;
         order.retain(|id| {
             let expired = by_id
                 .get(id)
-                .and_then(|e| e.finished_at)
-                .is_some_and(|at| now.saturating_duration_since(at) >= retention);
+                .and_then(|e| e.finished)
+                .and_then(|at| (now - at).to_std().ok())
+                .is_some_and(|age| age >= retention);
             if expired {
                 by_id.remove(id);
             }
@@ -156,26 +156,27 @@ mod tests {
 
     #[test]
     fn bounded_and_expiring() {
-        let t0 = Instant::now();
-        let wall = DateTime::<Utc>::default();
-        let store = Executions::new(2, Duration::from_secs(60), wall);
-        let a = store.start("c", t0, wall).unwrap();
-        let b = store.start("c", t0, wall).unwrap();
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let at = |seconds: i64| t0 + chrono::Duration::seconds(seconds);
+        let store = Executions::new(2, Duration::from_secs(60), t0);
+        let a = store.start("c", t0).unwrap();
+        let b = store.start("c", t0).unwrap();
         // Full of running executions: refused.
-        assert_eq!(store.start("c", t0, wall), None);
+        assert_eq!(store.start("c", t0), None);
         let failed = ExecutionState::Failed {
             message: "down".into(),
             kind: "source".into(),
         };
-        store.finish(&a, failed, t0, wall);
+        store.finish(&a, failed, t0);
         // Full, but `a` finished: it makes room.
-        let c = store.start("c", t0, wall).unwrap();
+        let c = store.start("c", t0).unwrap();
         assert!(store.get(&a, t0).is_none());
         assert!(store.get(&b, t0).is_some());
-        store.finish(&c, ExecutionState::Running, t0, wall);
-        // Readable until the retention ends, then gone.
-        assert!(store.get(&c, t0 + Duration::from_secs(59)).is_some());
-        assert!(store.get(&c, t0 + Duration::from_secs(60)).is_none());
+        store.finish(&c, ExecutionState::Running, t0);
+        // Readable until the retention ends, then gone; a clock stepped back keeps it.
+        assert!(store.get(&c, at(-3600)).is_some());
+        assert!(store.get(&c, at(59)).is_some());
+        assert!(store.get(&c, at(60)).is_none());
         assert_eq!(store.len(), 1);
         assert_ne!(a, b);
     }

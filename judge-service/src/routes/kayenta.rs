@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
@@ -218,11 +217,9 @@ pub async fn start_execution(
         request.thresholds,
     )?;
     let executions = &state.shared.executions;
-    let id = executions
-        .start(&config_id, Instant::now(), state.now())
-        .ok_or_else(|| {
-            ApiError::Unavailable("too many canary executions running; retry later".into())
-        })?;
+    let id = executions.start(&config_id, state.now()).ok_or_else(|| {
+        ApiError::Unavailable("too many canary executions running; retry later".into())
+    })?;
     let task_state = state.clone();
     let task_id = id.clone();
     tokio::spawn(async move {
@@ -251,12 +248,10 @@ pub async fn start_execution(
                 }
             }
         };
-        task_state.shared.executions.finish(
-            &task_id,
-            execution_state,
-            Instant::now(),
-            task_state.now(),
-        );
+        task_state
+            .shared
+            .executions
+            .finish(&task_id, execution_state, task_state.now());
     });
     Ok(Json(json!({ "canaryExecutionId": id })))
 }
@@ -270,7 +265,7 @@ pub async fn execution_status(
     let execution = state
         .shared
         .executions
-        .get(id, Instant::now())
+        .get(id, state.now())
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "unknown or expired canary execution {:?}",

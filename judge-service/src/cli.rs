@@ -3,13 +3,44 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
+use serin_sources::SourceError;
+use thiserror::Error;
 use tracing_subscriber::EnvFilter;
 
-use crate::configs::ConfigStore;
-use crate::settings::Settings;
+use crate::configs::{ConfigStore, ConfigStoreError};
+use crate::settings::{Settings, SettingsError};
 use crate::{AppState, serve, shutdown_signal};
+
+/// Why the service could not start or stopped with an error; each keeps its cause.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The settings file or environment is unusable.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The configs directory is unusable.
+    #[error(transparent)]
+    Configs(#[from] ConfigStoreError),
+    /// A metric source could not be set up.
+    #[error("cannot set up the metric sources")]
+    Sources(#[source] SourceError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {listen}")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("server failed")]
+    Server(#[source] std::io::Error),
+}
 
 /// Options of the service.
 #[derive(Debug, Clone, Args)]
@@ -26,8 +57,24 @@ pub struct ServeArgs {
     pub log_json: bool,
 }
 
+/// An error with its causes, one after the other: `cannot listen on …: Address in use`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        // A transparent wrapper repeats its cause's text; say it once.
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
+    }
+    text
+}
+
 /// Runs the service until SIGTERM or Ctrl-C (blocking: builds its own runtime).
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs) -> Result<(), ServeError> {
     let filter = EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if args.log_json {
         let _ = tracing_subscriber::fmt()
@@ -50,17 +97,35 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => ConfigStore::default(),
     };
     let listen = settings.listen;
-    let state = AppState::new(settings, configs).context("cannot set up the metric sources")?;
+    let state = AppState::new(settings, configs).map_err(ServeError::Sources)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+            .map_err(|source| ServeError::Listen { listen, source })?;
         serve(listener, state, shutdown_signal())
             .await
-            .context("server failed")
+            .map_err(ServeError::Server)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_and_print_their_causes() {
+        let error = ServeError::Listen {
+            listen: "127.0.0.1:9".parse().unwrap(),
+            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use"),
+        };
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(
+            error_chain(&error),
+            "cannot listen on 127.0.0.1:9: address in use"
+        );
+    }
 }

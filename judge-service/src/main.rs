@@ -1,7 +1,9 @@
 //! `serin-judge`: runs the judge service (the same as `serin serve`).
 
+use std::process::ExitCode;
+
 use clap::Parser;
-use serin_judge_service::cli::{ServeArgs, run};
+use serin_judge_service::cli::{ServeArgs, error_chain, run};
 
 #[derive(Debug, Parser)]
 #[command(name = "serin-judge", version)]
@@ -10,6 +12,13 @@ struct Cli {
     args: ServeArgs,
 }
 
-fn main() -> anyhow::Result<()> {
-    run(Cli::parse().args)
+fn main() -> ExitCode {
+    match run(Cli::parse().args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("serin-judge: {}", error_chain(&error));
+            // EX_CONFIG, as `serin serve` exits.
+            ExitCode::from(78)
+        }
+    }
 }

@@ -164,7 +164,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         return match serin_judge_service::cli::run(args.clone()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("serin: {error:#}");
+                eprintln!("serin: {}", serin_judge_service::cli::error_chain(&error));
                 ExitCode::from(EXIT_CONFIG)
             }
         };

@@ -8,8 +8,8 @@ use serin_core::stats::{IntervalMethod, PValueMethod, hodges_lehmann, mann_whitn
 
 use crate::fixtures::{alternative, datasets, json};
 use crate::tolerances::{
-    EXACT_DISTRIBUTION_RELATIVE, KAYENTA_ROOT, P_VALUE_ABSOLUTE_FLOOR, P_VALUE_RELATIVE,
-    close_relative,
+    CDF_BOUNDARY, EXACT_DISTRIBUTION_RELATIVE, EXACT_ROOT_RELATIVE, KAYENTA_ROOT,
+    P_VALUE_ABSOLUTE_FLOOR, P_VALUE_RELATIVE, close_relative,
 };
 
 fn number(value: &Value) -> Option<f64> {
@@ -169,7 +169,7 @@ fn intervals_match_r() {
             ] {
                 let want = case[key].as_f64().unwrap();
                 assert!(
-                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    (got - want).abs() <= EXACT_ROOT_RELATIVE * want.abs().max(1.0),
                     "{label}: {key} {got} vs {want}"
                 );
             }
@@ -219,7 +219,7 @@ fn exact_distribution_matches_pwilcox_and_qwilcox() {
         let want = row["qwilcox"].as_u64().unwrap();
         // P(U <= q) can equal p exactly (p = 0.5 with n·m odd); there the answer
         // hangs on the last bits of two different summations, R's and Serin's.
-        let on_boundary = (distribution.cdf(got.min(want) as f64) - p).abs() < 1e-14;
+        let on_boundary = (distribution.cdf(got.min(want) as f64) - p).abs() < CDF_BOUNDARY;
         assert!(
             got == want || (on_boundary && got.abs_diff(want) == 1),
             "{n}x{m} p={p}: {got} vs R {want}"

@@ -11,6 +11,8 @@ use serin_core::stats::{
     Alternative, IntervalMethod, PValueMethod, hodges_lehmann, mann_whitney_u,
 };
 
+use crate::tolerances::{MIRRORED_P_RELATIVE, SCORE_SUM};
+
 /// Samples of 1 to 60 values on a coarse grid, so ties happen often.
 fn sample() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec((-200i32..200).prop_map(|v| f64::from(v) / 4.0), 1..60)
@@ -42,10 +44,10 @@ proptest! {
         let forward = mann_whitney_u(&x, &y, Alternative::Greater, method);
         let backward = mann_whitney_u(&y, &x, Alternative::Less, method);
         prop_assert_eq!(forward.u + backward.u, (x.len() * y.len()) as f64);
-        prop_assert!((forward.p_value - backward.p_value).abs() <= 1e-12 * forward.p_value.max(1e-300));
+        prop_assert!((forward.p_value - backward.p_value).abs() <= MIRRORED_P_RELATIVE * forward.p_value.max(1e-300));
         let two_forward = mann_whitney_u(&x, &y, Alternative::TwoSided, method).p_value;
         let two_backward = mann_whitney_u(&y, &x, Alternative::TwoSided, method).p_value;
-        prop_assert!((two_forward - two_backward).abs() <= 1e-12 * two_forward.max(1e-300));
+        prop_assert!((two_forward - two_backward).abs() <= MIRRORED_P_RELATIVE * two_forward.max(1e-300));
         // The exact interval mirrors exactly: the differences are negated exactly.
         let a = hodges_lehmann(&x, &y, 0.98, IntervalMethod::Exact).unwrap();
         let b = hodges_lehmann(&y, &x, 0.98, IntervalMethod::Exact).unwrap();
@@ -94,6 +96,6 @@ proptest! {
             .map(|groups| ScoredMetric { classification: Classification::Pass, reason: None, groups, critical: false, muted: false, undecided: false })
             .collect();
         let result = score(&metrics, &weights, ScoreThresholds::default());
-        prop_assert!((result.score - 100.0).abs() < 1e-9, "{}", result.score);
+        prop_assert!((result.score - 100.0).abs() < SCORE_SUM, "{}", result.score);
     }
 }

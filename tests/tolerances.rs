@@ -20,3 +20,15 @@ pub fn close_relative(got: f64, want: f64, relative: f64, floor: f64) -> bool {
 /// the same factors in double precision, Serin as products on a shared scale, scipy
 /// as sums of log1p terms, so they differ by rounding over up to 20,000 steps.
 pub const E_PROCESS_LOG: f64 = 1e-9;
+
+/// The exact interval's ends against R's re-run with `tol.root = 1e-13`:
+/// relative, absolute below 1.
+pub const EXACT_ROOT_RELATIVE: f64 = 1e-9;
+/// A cumulative probability counts as exactly on a quantile's boundary within this:
+/// R and Serin sum the same terms in different orders.
+pub const CDF_BOUNDARY: f64 = 1e-14;
+/// p-values of swapped samples (greater vs less), relative: the same sums in mirrored
+/// order.
+pub const MIRRORED_P_RELATIVE: f64 = 1e-12;
+/// A score of all-passing metrics against 100: the weighted sum of group scores.
+pub const SCORE_SUM: f64 = 1e-9;

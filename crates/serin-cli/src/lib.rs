@@ -159,57 +159,60 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if let Command::Serve(args) = &cli.command {
-        // The service runs until SIGTERM; 0 after a clean shutdown.
-        return match serin_judge_service::cli::run(args.clone()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("serin: {}", serin_judge_service::cli::error_chain(&error));
-                ExitCode::from(EXIT_CONFIG)
-            }
-        };
-    }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if let Command::Rollout(command) = &cli.command {
-        return match rollout::run(command, &mut out) {
-            Ok(code) => ExitCode::from(code),
-            Err(error) => {
-                eprintln!("serin: {error}");
-                ExitCode::from(error.exit_code())
-            }
-        };
-    }
-    match run(&cli, &mut out, io::stderr().is_terminal()) {
-        Ok(result) => ExitCode::from(verdict_exit_code(result.verdict)),
-        // A closed pipe (`serin judge … | head`) is not worth a message; the exit
-        // code is still the verdict.
-        Err(CliError::Output { verdict, source }) if source.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::from(verdict_exit_code(verdict))
-        }
-        Err(error) => {
-            eprintln!("serin: {error}");
-            ExitCode::from(error.exit_code())
-        }
-    }
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let code = run(
+        &cli,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        io::stderr().is_terminal(),
+    );
+    ExitCode::from(code)
 }
 
-/// Runs a parsed command, writing its output to `out`; `progress` turns on a
-/// progress bar on stderr while CSV files are read.
-pub fn run(cli: &Cli, out: &mut dyn Write, progress: bool) -> Result<JudgeResult, CliError> {
+/// Runs any parsed command (`judge`, `serve`, `rollout`): its output goes to `out`, its
+/// error messages to `err`; returns the exit code. `progress` turns on a progress bar
+/// on stderr while CSV files are read.
+pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -> u8 {
+    // A message that cannot be written has nowhere else to go; the code still tells.
     match &cli.command {
-        Command::Judge(args) => run_judge(args, out, progress),
-        Command::Serve(_) => Err(CliError::Input(
-            "`serin serve` runs a service, not a judgement: use main_with_args".into(),
-        )),
-        // Rollouts have their own outcome and exit codes: `rollout::run`.
-        Command::Rollout(_) => Err(CliError::Input(
-            "`serin rollout` runs through serin_cli::rollout::run".into(),
-        )),
+        Command::Judge(args) => match judge(args, out, progress) {
+            Ok(result) => verdict_exit_code(result.verdict),
+            // A closed pipe (`serin judge … | head`) is not worth a message; the exit
+            // code is still the verdict.
+            Err(CliError::Output { verdict, source })
+                if source.kind() == io::ErrorKind::BrokenPipe =>
+            {
+                verdict_exit_code(verdict)
+            }
+            Err(error) => {
+                let _ = writeln!(err, "serin: {error}");
+                error.exit_code()
+            }
+        },
+        // The service runs until SIGTERM; 0 after a clean shutdown.
+        Command::Serve(args) => match serin_judge_service::cli::run(args.clone()) {
+            Ok(()) => EXIT_PASS,
+            Err(error) => {
+                let _ = writeln!(
+                    err,
+                    "serin: {}",
+                    serin_judge_service::cli::error_chain(&error)
+                );
+                EXIT_CONFIG
+            }
+        },
+        Command::Rollout(command) => match rollout::run(command, out) {
+            Ok(code) => code,
+            Err(error) => {
+                let _ = writeln!(err, "serin: {error}");
+                error.exit_code()
+            }
+        },
     }
 }
 
-fn run_judge(
+/// `serin judge`: judges the files `args` names and writes the table or JSON to `out`.
+pub fn judge(
     args: &JudgeArgs,
     out: &mut dyn Write,
     progress: bool,

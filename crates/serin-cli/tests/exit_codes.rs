@@ -318,3 +318,43 @@ fn judge_flag_chooses_the_judge() {
         )
     );
 }
+
+/// Every subcommand through the one library entry point, with its output and messages
+/// in buffers: what the binary does, without a process.
+#[test]
+fn every_subcommand_runs_through_serin_cli_run() {
+    use clap::Parser;
+    let config = example("canary-config.json");
+    let regressed = example("metrics-regressed.csv");
+    let missing_plan = format!("{}.missing.plan.yaml", scratch("plan-dir-marker", ""));
+    // (arguments, exit code, words in the output, words in the messages)
+    let cases: [(Vec<&str>, u8, &str, &str); 3] = [
+        (
+            vec!["serin", "judge", "--config", &config, "--data", &regressed],
+            2,
+            "verdict: FAIL",
+            "",
+        ),
+        (
+            vec!["serin", "judge", "--config", &config, "--data", "/no/such.csv"],
+            66,
+            "",
+            "/no/such.csv",
+        ),
+        (
+            vec!["serin", "rollout", "run", &missing_plan],
+            66,
+            "",
+            "serin:",
+        ),
+    ];
+    for (args, code, output, message) in cases {
+        let cli = serin_cli::Cli::try_parse_from(&args).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let got = serin_cli::run(&cli, &mut out, &mut err, false);
+        let (out, err) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+        assert_eq!(got, code, "{args:?}: {out}{err}");
+        assert!(out.contains(output), "{args:?}: {out}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}

@@ -336,7 +336,14 @@ fn every_subcommand_runs_through_serin_cli_run() {
             "",
         ),
         (
-            vec!["serin", "judge", "--config", &config, "--data", "/no/such.csv"],
+            vec![
+                "serin",
+                "judge",
+                "--config",
+                &config,
+                "--data",
+                "/no/such.csv",
+            ],
             66,
             "",
             "/no/such.csv",

@@ -118,7 +118,10 @@ impl From<RolloutError> for RolloutCliError {
             RolloutError::PlanMismatch(_) => Self::Input(error.to_string()),
             RolloutError::NoState => Self::NoInput(error.to_string()),
             RolloutError::State(
-                StateError::Format { .. } | StateError::Checksum { .. } | StateError::Misfit { .. },
+                StateError::Json { .. }
+                | StateError::Format { .. }
+                | StateError::Checksum { .. }
+                | StateError::Misfit { .. },
             ) => Self::Input(error.to_string()),
             other => Self::Unavailable(other.to_string()),
         }

@@ -539,6 +539,15 @@ pub enum StateError {
         #[source]
         source: io::Error,
     },
+    /// The file is not JSON of a state file (or a state could not be written as JSON).
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The file is not a state file this version understands.
     #[error("{path}: {message}")]
     Format {
@@ -678,16 +687,16 @@ impl FileStore {
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|error| StateError::Format {
+            .map_err(|source| StateError::Json {
                 path: path.to_owned(),
-                message: error.to_string(),
+                source,
             })
     }
 
     fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-        let mut text = serde_json::to_vec_pretty(value).map_err(|error| StateError::Format {
+        let mut text = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
             path: path.to_owned(),
-            message: error.to_string(),
+            source,
         })?;
         text.push(b'\n');
         write_atomically(path, &text).map_err(Self::io_error(path))

@@ -68,7 +68,7 @@ fn nab_series() -> Vec<Series> {
 
 /// How a day is split into two sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
+enum Split {
     /// Point 2i to the baseline, 2i + 1 to the canary.
     Alternate,
     /// Each point to either side with probability ½ (seeded per window).
@@ -145,17 +145,17 @@ fn fails_at_some_look(config: &CanaryConfig, window: &Window, factor: f64, looks
 
 /// One judge's figures on one protocol.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Figures {
+struct Figures {
     /// Windows judged.
-    pub windows: usize,
+    windows: usize,
     /// Healthy canaries failed, out of `windows`.
-    pub false_fails: usize,
+    false_fails: usize,
     /// Regressed canaries failed, out of `windows`.
-    pub detected: usize,
+    detected: usize,
     /// The series of regressed windows missed, with how many each.
-    pub missed: Vec<(String, usize)>,
+    missed: Vec<(String, usize)>,
     /// The series of healthy windows failed, with how many each.
-    pub failed: Vec<(String, usize)>,
+    failed: Vec<(String, usize)>,
 }
 
 impl Figures {
@@ -164,12 +164,12 @@ impl Figures {
     }
 
     /// False fails in percent.
-    pub fn false_fail_percent(&self) -> f64 {
+    fn false_fail_percent(&self) -> f64 {
         Self::percent(self.false_fails, self.windows)
     }
 
     /// Detection in percent.
-    pub fn detected_percent(&self) -> f64 {
+    fn detected_percent(&self) -> f64 {
         Self::percent(self.detected, self.windows)
     }
 }
@@ -182,10 +182,9 @@ fn tally(counts: &mut Vec<(String, usize)>, series: &str) {
     }
 }
 
-/// The figures of one judge, split and look schedule.
-pub fn evaluate(judge_name: &str, split: Split, looks: i64) -> Figures {
+/// The figures of one judge on one split's windows and one look schedule.
+fn evaluate(judge_name: &str, windows: &[Window], looks: i64) -> Figures {
     let config = config(judge_name);
-    let windows = windows(&nab_series(), split);
     let mut figures = Figures {
         windows: windows.len(),
         false_fails: 0,
@@ -193,7 +192,7 @@ pub fn evaluate(judge_name: &str, split: Split, looks: i64) -> Figures {
         missed: Vec::new(),
         failed: Vec::new(),
     };
-    for window in &windows {
+    for window in windows {
         if fails_at_some_look(&config, window, 1.0, looks) {
             figures.false_fails += 1;
             tally(&mut figures.failed, &window.series);
@@ -216,10 +215,12 @@ pub fn evaluate(judge_name: &str, split: Split, looks: i64) -> Figures {
 fn serin_judge_on_nab_holds_its_bound_at_every_look() {
     let mut report = Vec::new();
     let mut checks = Vec::new();
+    let series = nab_series();
     for split in [Split::Random, Split::Alternate] {
+        let windows = windows(&series, split);
         for looks in [1, 12] {
             for judge_name in ["NetflixACAJudge-v1.0", "SerinJudge-v1.0"] {
-                let figures = evaluate(judge_name, split, looks);
+                let figures = evaluate(judge_name, &windows, looks);
                 report.push(format!(
                     "{judge_name:<22} {split:?} {looks:>2} look(s): false fails {}/{} ({:.1} %), detected {}/{} ({:.1} %); failed {:?}; missed {:?}",
                     figures.false_fails,

@@ -57,22 +57,6 @@ pub struct ServeArgs {
     pub log_json: bool,
 }
 
-/// An error with its causes, one after the other: `cannot listen on …: Address in use`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        let part = next.to_string();
-        // A transparent wrapper repeats its cause's text; say it once.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = next.source();
-    }
-    text
-}
-
 /// Runs the service until SIGTERM or Ctrl-C (blocking: builds its own runtime).
 pub fn run(args: ServeArgs) -> Result<(), ServeError> {
     let filter = EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -114,6 +98,8 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
 
 #[cfg(test)]
 mod tests {
+    use serin_sources::error_chain;
+
     use super::*;
 
     #[test]

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use serin_judge_service::cli::{ServeArgs, error_chain, run};
+use serin_judge_service::cli::{ServeArgs, run};
+use serin_sources::error_chain;
 
 #[derive(Debug, Parser)]
 #[command(name = "serin-judge", version)]

@@ -193,11 +193,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) 
         Command::Serve(args) => match serin_judge_service::cli::run(args.clone()) {
             Ok(()) => EXIT_PASS,
             Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "serin: {}",
-                    serin_judge_service::cli::error_chain(&error)
-                );
+                let _ = writeln!(err, "serin: {}", serin_sources::error_chain(&error));
                 EXIT_CONFIG
             }
         },

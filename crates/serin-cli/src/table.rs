@@ -2,8 +2,7 @@
 
 use std::io::{self, Write};
 
-use serin_core::config::SERIN_JUDGE_NAME;
-use serin_core::{CanaryConfig, Classification, JudgeResult};
+use serin_core::{CanaryConfig, Classification, JudgeKind, JudgeResult, MetricResult};
 use serin_csv::LoadedMetrics;
 
 fn number(value: Option<f64>) -> String {
@@ -25,6 +24,18 @@ fn p_value(value: Option<f64>) -> String {
         Some(v) => format!("{v:.4}"),
         None => "-".to_owned(),
     }
+}
+
+/// A metric's classification, marked critical or muted.
+fn result_label(metric: &MetricResult) -> String {
+    let mut label = metric.classification.as_str().to_owned();
+    if metric.critical {
+        label.push_str(" (critical)");
+    }
+    if metric.muted {
+        label.push_str(" (muted)");
+    }
+    label
 }
 
 /// Writes the table, the group scores, the score and the reasons.
@@ -50,12 +61,11 @@ pub(crate) fn write(
     }
     writeln!(out)?;
     let settings = &config.judge.judge_configurations;
-    let serin = result.judge_name == SERIN_JUDGE_NAME;
-    if serin {
+    if JudgeKind::from_name(&result.judge_name) == Some(JudgeKind::Serin) {
         writeln!(
             out,
-            "judge: {SERIN_JUDGE_NAME}, alpha {} over every look, minSamples {}",
-            settings.alpha, settings.min_samples
+            "judge: {}, alpha {} over every look, minSamples {}",
+            result.judge_name, settings.alpha, settings.min_samples
         )?;
         writeln!(out)?;
         return write_serin(out, result);
@@ -80,13 +90,6 @@ pub(crate) fn write(
     let mut rows: Vec<[String; 9]> = Vec::new();
     for metric in &result.results {
         let evidence = &metric.evidence;
-        let mut label = metric.classification.as_str().to_owned();
-        if metric.critical {
-            label.push_str(" (critical)");
-        }
-        if metric.muted {
-            label.push_str(" (muted)");
-        }
         let interval = match (evidence.ci_lower, evidence.ci_upper) {
             (Some(lower), Some(upper)) => {
                 format!("[{}, {}]", number(Some(lower)), number(Some(upper)))
@@ -95,7 +98,7 @@ pub(crate) fn write(
         };
         rows.push([
             metric.name.clone(),
-            label,
+            result_label(metric),
             format!("{}/{}", evidence.canary_count, evidence.baseline_count),
             number(Some(metric.experiment_metadata.stats.mean)),
             number(Some(metric.control_metadata.stats.mean)),
@@ -132,20 +135,13 @@ fn write_serin(out: &mut dyn Write, result: &JudgeResult) -> io::Result<()> {
     let mut rows = Vec::new();
     for metric in &result.results {
         let sequential = metric.evidence.sequential;
-        let mut label = metric.classification.as_str().to_owned();
-        if metric.critical {
-            label.push_str(" (critical)");
-        }
-        if metric.muted {
-            label.push_str(" (muted)");
-        }
         let sequence = match sequential.and_then(|s| s.ratio_lower.zip(s.ratio_upper)) {
             Some((lower, upper)) => format!("[{}, {}]", number(Some(lower)), number(Some(upper))),
             None => "-".to_owned(),
         };
         rows.push([
             metric.name.clone(),
-            label,
+            result_label(metric),
             sequential.map_or_else(|| "-".to_owned(), |s| s.bins.to_string()),
             number(Some(metric.experiment_metadata.stats.mean)),
             number(Some(metric.control_metadata.stats.mean)),

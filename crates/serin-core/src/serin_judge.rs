@@ -188,56 +188,67 @@ fn pair_in_time<T: Copy>(
 ) -> Vec<Bin<T>> {
     let mut out = Vec::with_capacity(canary.len().min(baseline.len()));
     let (mut i, mut j) = (0, 0);
-    // The open run: its side (true: canary) and values.
-    let mut run_is_canary = false;
-    let mut run: Vec<T> = Vec::new();
-    while i < canary.len() || j < baseline.len() {
-        let next_canary = canary.get(i).map(|point| point.0);
-        let next_baseline = baseline.get(j).map(|point| point.0);
-        match (next_canary, next_baseline) {
-            (Some(c), Some(b)) if c == b => {
+    let mut run = Run {
+        canary: false,
+        values: Vec::new(),
+    };
+    loop {
+        match (canary.get(i), baseline.get(j)) {
+            (Some(&(c, x)), Some(&(b, y))) if c == b => {
                 out.push(Bin {
                     at: Some(c),
-                    canary: canary[i].1,
-                    baseline: baseline[j].1,
+                    canary: x,
+                    baseline: y,
                 });
-                run.clear();
+                run.values.clear();
                 i += 1;
                 j += 1;
             }
-            (Some(c), b) if b.is_none_or(|b| c < b) => {
-                let (at, value) = canary[i];
+            (Some(&(c, x)), next) if next.is_none_or(|&(b, _)| c < b) => {
                 i += 1;
-                if !run.is_empty() && !run_is_canary {
-                    out.push(Bin {
-                        at: Some(at),
-                        canary: value,
-                        baseline: combine(&run),
-                    });
-                    run.clear();
-                } else {
-                    run_is_canary = true;
-                    run.push(value);
-                }
+                out.extend(run.take(true, c, x, &combine));
             }
-            _ => {
-                let (at, value) = baseline[j];
+            (_, Some(&(b, y))) => {
                 j += 1;
-                if !run.is_empty() && run_is_canary {
-                    out.push(Bin {
-                        at: Some(at),
-                        canary: combine(&run),
-                        baseline: value,
-                    });
-                    run.clear();
-                } else {
-                    run_is_canary = false;
-                    run.push(value);
-                }
+                out.extend(run.take(false, b, y, &combine));
             }
+            (_, None) => break,
         }
     }
     out
+}
+
+/// The open run of one side's points while the sides are paired in time.
+struct Run<T> {
+    /// Whose points they are (true: the canary's).
+    canary: bool,
+    values: Vec<T>,
+}
+
+impl<T: Copy> Run<T> {
+    /// Takes one side's point: it closes a run of the other side into a bin, else it
+    /// extends (or starts) a run of its own.
+    fn take(
+        &mut self,
+        canary: bool,
+        at: i64,
+        value: T,
+        combine: &impl Fn(&[T]) -> T,
+    ) -> Option<Bin<T>> {
+        if self.values.is_empty() || self.canary == canary {
+            self.canary = canary;
+            self.values.push(value);
+            return None;
+        }
+        let run = combine(&self.values);
+        self.values.clear();
+        let (canary_value, baseline_value) = if canary { (value, run) } else { (run, value) };
+        Some(Bin {
+            at: Some(at),
+            canary: canary_value,
+            baseline: baseline_value,
+        })
+    }
 }
 
 /// Pairs two sides by position (when either has no timestamps).
@@ -791,6 +802,16 @@ fn classify_continuous(
     }
 }
 
+/// A bin of a rate metric as the rate-ratio test takes it.
+fn rate_bin(bin: &Bin<(f64, f64)>) -> RateBin {
+    RateBin {
+        canary_events: bin.canary.0,
+        canary_requests: bin.canary.1,
+        baseline_events: bin.baseline.0,
+        baseline_requests: bin.baseline.1,
+    }
+}
+
 /// The ends of a confidence sequence on a rate ratio.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct RateBounds {
@@ -812,12 +833,7 @@ fn rate_ratio_sequence(bins: &[Bin<(f64, f64)>], alpha: f64) -> RateBounds {
             RateRatio::below(null_ratio, log_threshold)
         };
         bins.iter().any(|bin| {
-            test.observe(RateBin {
-                canary_events: bin.canary.0,
-                canary_requests: bin.canary.1,
-                baseline_events: bin.baseline.0,
-                baseline_requests: bin.baseline.1,
-            });
+            test.observe(rate_bin(bin));
             test.state().crossed_at.is_some()
         })
     };
@@ -864,12 +880,7 @@ fn classify_rate(
     let mut within_down = RateRatio::above(settings.allowed_decrease, threshold);
     let (mut e, mut n, mut f, mut m) = (0.0, 0.0, 0.0, 0.0);
     for bin in bins {
-        let rate_bin = RateBin {
-            canary_events: bin.canary.0,
-            canary_requests: bin.canary.1,
-            baseline_events: bin.baseline.0,
-            baseline_requests: bin.baseline.1,
-        };
+        let rate_bin = rate_bin(bin);
         above.observe(rate_bin);
         below.observe(rate_bin);
         within_up.observe(rate_bin);

@@ -20,3 +20,20 @@ pub use prometheus::{
 };
 pub use promql::{QueryError, ScopeSpec, render_query};
 pub use window::{Window, WindowError, parse_duration};
+
+/// An error's message with its causes on one line (`cannot listen on …: address in
+/// use`); a cause whose text the message already ends with (a transparent wrapper) is
+/// said once.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let line = next.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = next.source();
+    }
+    text
+}

@@ -29,6 +29,7 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
+use crate::error_chain;
 use crate::promql::{QueryError, ScopeSpec, render_query, shown};
 use crate::window::Window;
 
@@ -128,21 +129,6 @@ fn query_range_url(base: &reqwest::Url) -> Option<reqwest::Url> {
         .pop_if_empty()
         .extend(["api", "v1", "query_range"]);
     Some(url)
-}
-
-/// A transport error's message with its causes, each on the same line.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        let line = next.to_string();
-        if !text.ends_with(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        cause = next.source();
-    }
-    text
 }
 
 impl EndpointConfig {
@@ -356,7 +342,7 @@ impl PrometheusClient {
             .timeout(endpoint.timeout)
             .connect_timeout(endpoint.timeout)
             .build()
-            .map_err(|e| setup(describe(&e.without_url())))?;
+            .map_err(|e| setup(error_chain(&e.without_url())))?;
         let permits = Arc::new(Semaphore::new(endpoint.max_concurrent_queries.max(1)));
         Ok(Self {
             http,
@@ -432,7 +418,7 @@ impl PrometheusClient {
                 SourceError::Unreachable {
                     endpoint: endpoint.name.clone(),
                     query: query.to_owned(),
-                    reason: describe(&source),
+                    reason: error_chain(&source),
                     source,
                 }
             }

@@ -53,13 +53,24 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    /// The judge service could not be set up.
-    #[error("judge service: {0}")]
-    Judge(String),
-    /// The rollout plan was refused.
-    #[error("rollout plan: {0}")]
-    Plan(String),
-    /// The rollout failed (not a rollback: an error).
-    #[error("rollout: {0}")]
-    Rollout(String),
+    /// A part of the scenario (the judge service, the plan, the rollout, an HTTP client)
+    /// could not be set up or failed.
+    #[error("{what}")]
+    Part {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl ScenarioError {
+    /// A [`ScenarioError::Part`] failing with `source` while doing `what`.
+    pub fn part(what: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Part {
+            what: what.to_owned(),
+            source: source.into(),
+        }
+    }
 }

@@ -5,19 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::task::JoinSet;
 
 /// What users of one version saw in one stage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Seen {
     /// Requests answered by this version.
     pub requests: u64,
     /// Of those, answered with a 5xx.
     pub errors: u64,
-    /// Latencies as users measured them, in milliseconds (sorted when reported).
-    #[serde(skip)]
+    /// Latencies as users measured them, in milliseconds.
     pub latencies_ms: Vec<f64>,
 }
 
@@ -32,11 +29,8 @@ impl Seen {
 }
 
 /// What the load generator saw over the whole scenario.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
-    /// Requests sent.
-    pub sent: u64,
     /// Requests that got no HTTP answer at all (connection refused or reset, timeout):
     /// lost users.
     pub lost: u64,
@@ -118,7 +112,6 @@ impl Load {
                     let mut observed = recording
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    observed.sent += 1;
                     match outcome {
                         Outcome::Lost => observed.lost += 1,
                         Outcome::Answered { version: None, .. } => observed.gateway_errors += 1,
@@ -156,22 +149,15 @@ impl Load {
         self.stage.store(stage, Ordering::SeqCst);
     }
 
-    /// What was seen so far.
-    pub fn observed(&self) -> Observed {
-        self.observed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
     /// Stops sending, waits for the requests in flight, and returns what was seen.
     pub async fn stop(self) -> Observed {
         self.stop.store(true, Ordering::SeqCst);
-        let observed = self.observed.clone();
         let _ = self.driver.await;
-        observed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        std::mem::take(
+            &mut *self
+                .observed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use serin_demo::scenario::{self, CanaryKind, ScenarioOptions};
 use serin_demo::service::{self, Behaviour};
 
@@ -18,12 +18,6 @@ use serin_demo::service::{self, Behaviour};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Canary {
-    Healthy,
-    Regressed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +34,7 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         latency_factor: f64,
         /// The probability of a 500.
-        #[arg(long, default_value_t = 0.005)]
+        #[arg(long, default_value_t = Behaviour::healthy("").error_ratio)]
         error_ratio: f64,
         /// Bytes kept for good on every request (a leak).
         #[arg(long, default_value_t = 0)]
@@ -53,7 +47,7 @@ enum Command {
     Scenario {
         /// What v2 is.
         #[arg(long, value_enum, default_value = "regressed")]
-        canary: Canary,
+        canary: CanaryKind,
         /// A regressed v2's latency factor.
         #[arg(long, default_value_t = 1.3)]
         latency_factor: f64,
@@ -79,20 +73,6 @@ enum Command {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 async fn serve(behaviour: Behaviour, listen: SocketAddr) -> Result<(), String> {
@@ -140,10 +120,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             summary,
         } => {
             let options = ScenarioOptions {
-                canary: match canary {
-                    Canary::Healthy => CanaryKind::Healthy,
-                    Canary::Regressed => CanaryKind::Regressed,
-                },
+                canary,
                 latency_factor,
                 error_factor,
                 leak_bytes,
@@ -162,7 +139,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     return Err("interrupted: everything the scenario started is stopped".to_owned());
                 }
             };
-            let outcome = result.map_err(|error| error_chain(&error))?;
+            let outcome = result.map_err(|error| serin_sources::error_chain(&error))?;
             if let Some(path) = summary {
                 let text =
                     serde_json::to_string_pretty(&outcome).map_err(|error| error.to_string())?;

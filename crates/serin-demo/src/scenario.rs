@@ -21,7 +21,7 @@ use crate::load::{Load, Observed, Seen};
 use crate::processes::{Nginx, Prometheus, Version, write};
 
 /// Whether v2 is a good release or a bad one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CanaryKind {
     /// v2 behaves as v1.
@@ -148,6 +148,11 @@ pub struct Upstreams {
     pub v2: String,
 }
 
+/// Writes one timeline line: seconds since `start`, then `text`.
+fn stamp(out: &mut dyn Write, start: Instant, text: &str) {
+    let _ = writeln!(out, "[{:>6.1} s] {text}", start.elapsed().as_secs_f64());
+}
+
 /// Seconds since `start`, to a tenth.
 fn seconds(start: Instant) -> f64 {
     (start.elapsed().as_secs_f64() * 10.0).round() / 10.0
@@ -192,11 +197,11 @@ impl JudgeService {
         let text = format!("[[prometheus]]\nname = \"default\"\nurl = \"{prometheus_url}\"\n");
         write(&settings_path, &text)?;
         let settings = Settings::from_toml(&text, &settings_path)
-            .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+            .map_err(|error| ScenarioError::part("judge service settings", error))?;
         let configs = ConfigStore::load(&configs_dir)
-            .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+            .map_err(|error| ScenarioError::part("judge service configs", error))?;
         let state = AppState::new(settings, configs)
-            .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+            .map_err(|error| ScenarioError::part("judge service", error))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|source| ScenarioError::Io {
@@ -397,13 +402,10 @@ pub async fn run(
             temporary.path().to_owned()
         }
     };
-    let say = |out: &mut dyn Write, text: &str| {
-        let _ = writeln!(out, "[{:>6.1} s] {text}", start.elapsed().as_secs_f64());
-    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
-        .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+        .map_err(|error| ScenarioError::part("HTTP client", error))?;
 
     let healthy = crate::service::Behaviour::healthy("v1");
     let (factor, errors) = match options.canary {
@@ -428,8 +430,9 @@ pub async fn run(
         &version_args("v2", factor, errors, leak, 2),
         &dir.join("v2.log"),
     )?;
-    say(
+    stamp(
         out,
+        start,
         &format!(
             "v1 (stable) on {}; v2 ({}: latency ×{factor}, errors {:.1} %) on {}",
             v1.address,
@@ -442,16 +445,18 @@ pub async fn run(
         ),
     );
     let prometheus = Prometheus::start(&dir, &[v1.address, v2.address], &client).await?;
-    say(
+    stamp(
         out,
+        start,
         &format!(
             "Prometheus on {} scraping both every second",
             prometheus.url
         ),
     );
     let judge_service = JudgeService::start(&dir, &prometheus.url).await?;
-    say(
+    stamp(
         out,
+        start,
         &format!(
             "judge service on {} (configs in {})",
             judge_service.url,
@@ -476,22 +481,25 @@ pub async fn run(
     );
     write(&dir.join("plan.yaml"), &plan_text)?;
     let plan =
-        Plan::from_yaml(&plan_text).map_err(|error| ScenarioError::Plan(error.to_string()))?;
+        Plan::from_yaml(&plan_text).map_err(|error| ScenarioError::part("rollout plan", error))?;
     let RouterConfig::Nginx(router_config) = plan.router.clone() else {
-        return Err(ScenarioError::Plan(
-            "the demo plan uses the nginx router".to_owned(),
+        return Err(ScenarioError::part(
+            "rollout plan",
+            "the demo plan uses the nginx router",
         ));
     };
     write(&upstream_file, &router_config.render(Weight::ZERO))?;
     let nginx = Nginx::start(&dir, &upstream_file, &client).await?;
-    say(
+    stamp(
         out,
+        start,
         &format!("nginx on {} in front of both (all users on v1)", nginx.url),
     );
 
     let load = Load::start(format!("{}/", nginx.url), options.rate);
-    say(
+    stamp(
         out,
+        start,
         &format!(
             "{} users' requests a second through nginx, each on a fresh connection",
             options.rate
@@ -501,9 +509,9 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let judge = HttpJudge::new(plan.judge.clone(), None)
-        .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+        .map_err(|error| ScenarioError::part("judge client", error))?;
     let kayenta = HttpJudge::new(plan.judge.clone(), None)
-        .map_err(|error| ScenarioError::Judge(error.to_string()))?;
+        .map_err(|error| ScenarioError::part("judge client", error))?;
     let store = FileStore::new(dir.join("state.json"));
     let mut rollout = Rollout::start(
         plan,
@@ -514,9 +522,10 @@ pub async fn run(
         false,
     )
     .await
-    .map_err(|error| ScenarioError::Rollout(error.to_string()))?;
-    say(
+    .map_err(|error| ScenarioError::part("starting the rollout", error))?;
+    stamp(
         out,
+        start,
         "rollout started: 5 → 10 → 20 → 50 → 100 %, analyses by the Serin judge",
     );
     let (states, mut receive) = mpsc::unbounded_channel::<RolloutState>();
@@ -545,9 +554,9 @@ pub async fn run(
     }
     let (outcome, last) = running
         .await
-        .map_err(|error| ScenarioError::Rollout(error.to_string()))?;
+        .map_err(|error| ScenarioError::part("the rollout task", error))?;
     timeline.follow(&last).await;
-    let phase = outcome.map_err(|error| ScenarioError::Rollout(error.to_string()))?;
+    let phase = outcome.map_err(|error| ScenarioError::part("the rollout", error))?;
     let Timeline {
         stages: marks,
         judgements,
@@ -593,7 +602,7 @@ pub async fn run(
         final_weight,
         stages,
         judgements,
-        sent: observed.sent,
+        sent: observed.lost + observed.gateway_errors + answered,
         lost: observed.lost,
         gateway_errors: observed.gateway_errors,
         upstreams: Upstreams {
